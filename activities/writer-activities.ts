@@ -1,0 +1,66 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { ReleaseTrigger } from '../src/release/types';
+import type { Db } from '../src/store/db';
+import { recordGitopsCommit } from '../src/store/releases';
+import { loadRender } from '../src/store/renders';
+import { type CommitResult, ConflictError, type GitopsWriter } from '../src/gitops/writer';
+
+export interface WriterActivityDeps {
+  db: Db;
+  writer: GitopsWriter;
+}
+
+export interface CommitReleaseInput {
+  releaseId: string;
+  app: string;
+  env: string;
+  artifactId: string;
+  sha: string;
+  releasedBy: string;
+  trigger: ReleaseTrigger;
+  notBefore: string;
+}
+
+export function createWriterActivities(deps: WriterActivityDeps) {
+  return {
+    /**
+     * The only code that writes the GitOps repository. The writer serialises and group-commits; this activity
+     * adds the release's trailers and records the commit in PostgreSQL as soon as it is on the remote.
+     */
+    async commitRelease(input: CommitReleaseInput): Promise<Pick<CommitResult, 'commit' | 'status'>> {
+      const render = await loadRender(deps.db, input.releaseId);
+      if (!render) throw ApplicationFailure.nonRetryable(`no rendered manifests stored for release ${input.releaseId}`, 'RenderMissing');
+      const beat = setInterval(() => Context.current().heartbeat(), 10_000);
+      try {
+        const result = await deps.writer.submit({
+          releaseId: input.releaseId,
+          dir: `${input.env}/${input.app}`,
+          files: render.files,
+          title: `[${input.env}/${input.app}] release ${input.artifactId}`,
+          body: `${input.trigger} release of ${input.app} to ${input.env} (source ${input.sha.slice(0, 12)}, manifests ${render.digest.slice(0, 12)})`,
+          trailers: {
+            'Ferry-App': input.app,
+            'Ferry-Env': input.env,
+            'Ferry-Artifact-Id': input.artifactId,
+            'Ferry-Source-Sha': input.sha,
+            // The writer folds every trailer value onto one line, so user text cannot forge a trailer.
+            'Ferry-Released-By': input.releasedBy,
+            'Ferry-Trigger': input.trigger,
+          },
+          notBefore: input.notBefore,
+        });
+        if (result.status !== 'unchanged') await recordGitopsCommit(deps.db, input.releaseId, result.commit);
+        return { commit: result.commit, status: result.status };
+      } catch (err) {
+        if (err instanceof ConflictError) {
+          throw ApplicationFailure.nonRetryable(`${err.message} (files: ${err.files.join(', ')})`, 'GitopsConflict');
+        }
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
+    },
+  };
+}
+
+export type WriterActivities = ReturnType<typeof createWriterActivities>;

@@ -1,0 +1,23 @@
+import express from 'express';
+import { requireToken } from './auth';
+import type { ApiContext } from './context';
+import { errorHandler, HttpError } from './errors';
+import { artifactRoutes } from './routes/artifacts';
+import { fluxRoutes } from './routes/flux';
+import { healthRoutes } from './routes/health';
+import { releaseRoutes } from './routes/releases';
+
+export function createApi(ctx: ApiContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(healthRoutes(ctx));
+  // Signed by Flux's HMAC instead of a bearer token; mounted before the JSON parser because it needs raw bytes.
+  app.use('/api', fluxRoutes(ctx));
+  app.use('/api', requireToken(ctx.authenticate), express.json({ limit: ctx.maxBody, strict: true }));
+  app.use('/api', artifactRoutes(ctx));
+  app.use('/api', releaseRoutes(ctx));
+  app.use((req, _res, next) => next(new HttpError(404, `no route ${req.method} ${req.path}`)));
+  app.use(errorHandler(ctx.log));
+  return app;
+}

@@ -1,0 +1,42 @@
+// `npm test`: one PostgreSQL for the whole run (embedded unless DATABASE_URL names one; each test file makes
+// its own database on it), then node's test runner over every test file. Its summary is the last thing printed.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startPostgres } from '../server/postgres';
+
+async function testFiles(root: string): Promise<string[]> {
+  const entries = await fs.readdir(root, { withFileTypes: true, recursive: true });
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith('.test.ts'))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
+
+async function main(): Promise<number> {
+  const root = path.resolve(__dirname, '..');
+  const only = process.argv.slice(2);
+  const files = only.length ? only.map((f) => path.resolve(f)) : await testFiles(path.join(root, 'test'));
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-test-pg-'));
+  const pg = await startPostgres({ databaseUrl: process.env.DATABASE_URL, dataDir });
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, FERRY_TEST_DATABASE_URL: pg.url },
+    });
+    return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  } finally {
+    await pg.stop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`run-tests: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,51 @@
+import type { Db } from './db';
+
+export interface FluxEventRecord {
+  bodyHash: string;
+  cluster: string | null;
+  kind: string;
+  namespace: string;
+  name: string;
+  severity: string;
+  reason: string;
+  revision: string | null;
+  commitSha: string | null;
+  outcome: string;
+  message: string;
+  eventTime: string | null;
+  body: unknown;
+}
+
+/** Stores an event once; a replayed body (same bytes) is recognised and reported as a duplicate. */
+export async function saveFluxEvent(db: Db, e: FluxEventRecord): Promise<{ id: string; duplicate: boolean }> {
+  const r = await db.query<{ id: string }>(
+    `INSERT INTO flux_events (body_hash, cluster, kind, namespace, name, severity, reason, revision, commit_sha, outcome, message, event_time, body)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT (body_hash) DO NOTHING RETURNING id`,
+    [e.bodyHash, e.cluster, e.kind, e.namespace, e.name, e.severity, e.reason, e.revision, e.commitSha, e.outcome, e.message.slice(0, 40_000), e.eventTime, JSON.stringify(e.body)],
+  );
+  if (r.rows[0]) return { id: String(r.rows[0].id), duplicate: false };
+  const existing = await db.query<{ id: string }>('SELECT id FROM flux_events WHERE body_hash = $1', [e.bodyHash]);
+  return { id: String(existing.rows[0].id), duplicate: true };
+}
+
+export async function getFluxEvent(db: Db, id: string): Promise<FluxEventRecord & { id: string; receivedAt: string } | null> {
+  const r = await db.query('SELECT * FROM flux_events WHERE id = $1', [id]);
+  const x = r.rows[0];
+  if (!x) return null;
+  return {
+    id: String(x.id), bodyHash: x.body_hash, cluster: x.cluster, kind: x.kind, namespace: x.namespace, name: x.name,
+    severity: x.severity, reason: x.reason, revision: x.revision, commitSha: x.commit_sha, outcome: x.outcome,
+    message: x.message, eventTime: x.event_time ? new Date(x.event_time).toISOString() : null, body: x.body,
+    receivedAt: new Date(x.received_at).toISOString(),
+  };
+}
+
+/** Distinct commits Flux reported on since `since`, newest first, with the outcome last seen for each. */
+export async function recentFluxOutcomes(db: Db, since: string, limit = 50): Promise<Array<{ commitSha: string; outcome: string; reason: string; message: string }>> {
+  const r = await db.query<{ commit_sha: string; outcome: string; reason: string; message: string }>(
+    `SELECT DISTINCT ON (commit_sha, outcome) commit_sha, outcome, reason, message FROM flux_events
+     WHERE commit_sha IS NOT NULL AND received_at >= $1 ORDER BY commit_sha, outcome, received_at DESC LIMIT $2`,
+    [since, limit],
+  );
+  return r.rows.map((x) => ({ commitSha: x.commit_sha, outcome: x.outcome, reason: x.reason, message: x.message }));
+}

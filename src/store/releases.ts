@@ -1,0 +1,80 @@
+import type { Db } from './db';
+import type { ReleaseState, ReleaseStatus, TimelineEntry } from '../release/types';
+
+export interface ReleaseRow {
+  id: string;
+  app: string;
+  env: string;
+  artifactId: string;
+  sha: string;
+  branch: string;
+  trigger: string;
+  releasedBy: string;
+  status: ReleaseStatus;
+  gitopsCommit: string | null;
+  fluxStatus: string | null;
+  error: string | null;
+  timeline: TimelineEntry[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+const COLUMNS = `id, app, env, artifact_id, sha, branch, trigger, released_by, status, gitops_commit, flux_status, error, timeline, created_at, updated_at`;
+
+interface RawRow {
+  id: string; app: string; env: string; artifact_id: string; sha: string; branch: string; trigger: string; released_by: string;
+  status: ReleaseStatus; gitops_commit: string | null; flux_status: string | null; error: string | null;
+  timeline: TimelineEntry[]; created_at: Date; updated_at: Date;
+}
+
+function toRow(r: RawRow): ReleaseRow {
+  return {
+    id: r.id, app: r.app, env: r.env, artifactId: r.artifact_id, sha: r.sha, branch: r.branch, trigger: r.trigger,
+    releasedBy: r.released_by, status: r.status, gitopsCommit: r.gitops_commit, fluxStatus: r.flux_status, error: r.error,
+    timeline: r.timeline, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString(),
+  };
+}
+
+/**
+ * Writes the workflow's state. Within one run the seq guard keeps writes monotonic (a retried activity carrying
+ * an older state never overwrites a newer one); a new run of the same release (a failed release started again)
+ * takes the row over only once the previous run has ended.
+ */
+export async function recordReleaseState(db: Db, s: ReleaseState): Promise<void> {
+  await db.query(
+    `INSERT INTO releases (id, app, env, artifact_id, sha, branch, trigger, released_by, status, gitops_commit, flux_status, error, timeline, run_id, seq, created_at, updated_at)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
+     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
+       gitops_commit = CASE WHEN releases.run_id IS NOT DISTINCT FROM EXCLUDED.run_id
+                            THEN COALESCE(EXCLUDED.gitops_commit, releases.gitops_commit) ELSE EXCLUDED.gitops_commit END,
+       flux_status = EXCLUDED.flux_status, error = EXCLUDED.error, timeline = EXCLUDED.timeline, run_id = EXCLUDED.run_id, seq = EXCLUDED.seq,
+       trigger = EXCLUDED.trigger, released_by = EXCLUDED.released_by, updated_at = EXCLUDED.updated_at
+     WHERE (releases.run_id IS NOT DISTINCT FROM EXCLUDED.run_id AND releases.seq < EXCLUDED.seq)
+        OR (releases.run_id IS DISTINCT FROM EXCLUDED.run_id AND releases.status IN ('succeeded', 'failed', 'timed-out'))
+        OR releases.run_id IS NULL`,
+    [s.id, s.app, s.env, s.artifactId, s.sha, s.branch, s.trigger, s.releasedBy, s.status, s.gitopsCommit, s.fluxStatus, s.error,
+      JSON.stringify(s.timeline), s.runId, s.seq, s.createdAt, s.updatedAt],
+  );
+}
+
+/** The writer records the commit the moment it is pushed, so a Flux event racing the workflow still finds it. */
+export async function recordGitopsCommit(db: Db, releaseId: string, commit: string): Promise<void> {
+  await db.query('UPDATE releases SET gitops_commit = $2 WHERE id = $1 AND gitops_commit IS DISTINCT FROM $2', [releaseId, commit]);
+}
+
+export async function getRelease(db: Db, id: string): Promise<ReleaseRow | null> {
+  const r = await db.query<RawRow>(`SELECT ${COLUMNS} FROM releases WHERE id = $1`, [id]);
+  return r.rows[0] ? toRow(r.rows[0]) : null;
+}
+
+/**
+ * Releases waiting for Flux. A release records `reconciling` before it looks at stored events, and an event is
+ * stored before this query runs, so every event is seen by one side or the other.
+ */
+export async function waitingReleases(db: Db): Promise<Array<{ id: string; env: string; gitopsCommit: string }>> {
+  const r = await db.query<{ id: string; env: string; gitops_commit: string }>(
+    `SELECT id, env, gitops_commit FROM releases
+     WHERE status = 'reconciling' AND gitops_commit IS NOT NULL ORDER BY created_at LIMIT 5000`,
+  );
+  return r.rows.map((x) => ({ id: x.id, env: x.env, gitopsCommit: x.gitops_commit }));
+}

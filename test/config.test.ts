@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config';
+import { createLogger } from '../src/log';
+
+test('configuration has documented defaults', () => {
+  const c = loadConfig({});
+  assert.equal(c.port, 8080);
+  assert.equal(c.dataDir, path.resolve('.ferry'));
+  assert.equal(c.gitopsBranch, 'main');
+  assert.equal(c.awaitFlux, true);
+  assert.equal(c.fluxTimeout, '15m');
+  assert.equal(c.taskQueue, 'ferry-releases');
+  assert.equal(c.writerTaskQueue, 'gitops-writer');
+});
+
+test('bad values stop start-up naming the variable', () => {
+  assert.throws(() => loadConfig({ FERRY_PORT: 'eighty' }), (e: Error) => e instanceof ConfigError && /FERRY_PORT/.test(e.message));
+  assert.throws(() => loadConfig({ FERRY_AWAIT_FLUX: 'maybe' }), /FERRY_AWAIT_FLUX/);
+  assert.throws(() => loadConfig({ FERRY_FLUX_TIMEOUT: 'soon' }), /FERRY_FLUX_TIMEOUT/);
+  assert.throws(() => loadConfig({ FERRY_ADMIN_TOKEN: 'short' }), /FERRY_ADMIN_TOKEN/);
+  assert.equal(loadConfig({ FERRY_AWAIT_FLUX: 'false' }).awaitFlux, false);
+});
+
+test('log lines are JSON and never carry secrets', () => {
+  const lines: string[] = [];
+  const log = createLogger({ write: (l) => lines.push(l) });
+  log.info('hello', { releaseId: 'r1', token: 'abc', webhookSecret: 's', authorization: 'Bearer x' });
+  const parsed = JSON.parse(lines[0]);
+  assert.equal(parsed.msg, 'hello');
+  assert.equal(parsed.releaseId, 'r1');
+  assert.equal(parsed.token, '[redacted]');
+  assert.equal(parsed.webhookSecret, '[redacted]');
+  assert.ok(!lines[0].includes('abc') && !lines[0].includes('Bearer x'));
+});

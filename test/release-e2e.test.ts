@@ -1,0 +1,292 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { Worker } from '@temporalio/worker';
+import { makeArtifact, fluxEvent, startStack, stopSharedTemporal, type Stack } from './support/stack';
+import { workflowBundle } from '../worker/runtime';
+
+let stack: Stack;
+before(async () => {
+  stack = await startStack({ env: { FERRY_FLUX_TIMEOUT: '10m' } });
+});
+after(async () => {
+  await stack?.stop();
+  await stopSharedTemporal();
+});
+
+async function pushAndRelease(app: string, env = 'staging') {
+  const artifact = makeArtifact({ apps: [{ app, env }] });
+  const pushed = await stack.api('POST', '/api/artifacts', artifact);
+  assert.equal(pushed.status, 201, JSON.stringify(pushed.body));
+  const started = await stack.api('POST', '/api/releases', { artifactId: pushed.body.id, env });
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  return { artifact, artifactId: pushed.body.id as string, releaseId: started.body.id as string };
+}
+
+function commitsWithTrailer(releaseId: string): string[] {
+  const out = stack.git('log', '--format=%H', `--grep=^Ferry-Release-Id: ${releaseId}$`, 'main');
+  return out ? out.split('\n') : [];
+}
+
+describe('artifacts', () => {
+  test('the same artifact pushed twice is stored once; another body under its id is a 409', async () => {
+    const artifact = makeArtifact({ apps: [{ app: 'cart', env: 'staging' }] });
+    const first = await stack.api('POST', '/api/artifacts', artifact);
+    assert.equal(first.status, 201);
+    assert.match(first.body.id, /^acme-shop-[0-9a-f]{12}-push-[0-9a-f]{8}$/);
+    // Key order differs, content does not: still the same artifact.
+    const reordered = { environments: artifact.environments, items: artifact.items, vars: artifact.vars, version: artifact.version };
+    const again = await stack.api('POST', '/api/artifacts', reordered);
+    assert.equal(again.status, 200);
+    assert.equal(again.body.id, first.body.id);
+    const rows = await stack.ferry.db.query('SELECT count(*)::int AS n FROM artifacts WHERE id = $1', [first.body.id]);
+    assert.equal(rows.rows[0].n, 1);
+
+    const changed = await stack.api('POST', '/api/artifacts', { ...artifact, vars: { IMAGE: 'other' } });
+    assert.equal(changed.status, 409);
+    assert.match(changed.body.error, /different body/);
+
+    const got = await stack.api('GET', `/api/artifacts/${first.body.id}`);
+    assert.equal(got.status, 200);
+    assert.equal(got.body.version.sha, artifact.version.sha);
+    assert.equal((await stack.api('GET', '/api/artifacts/nope')).status, 404);
+  });
+
+  test('unknown top-level fields are kept', async () => {
+    const artifact = { ...makeArtifact({ apps: [{ app: 'cart', env: 'staging' }] }), pipeline: { id: 42 } };
+    const res = await stack.api('POST', '/api/artifacts', artifact);
+    assert.equal(res.status, 201);
+    assert.deepEqual((await stack.api('GET', `/api/artifacts/${res.body.id}`)).body.pipeline, { id: 42 });
+  });
+
+  test('bad input is a 400 naming each field, and writes nothing', async () => {
+    const before = (await stack.ferry.db.query('SELECT count(*)::int AS n FROM artifacts')).rows[0].n;
+    const bad = makeArtifact({ apps: [{ app: 'Bad/../App', env: 'staging' }] });
+    (bad.version as Record<string, unknown>).sha = 'not-a-sha';
+    const res = await stack.api('POST', '/api/artifacts', bad);
+    assert.equal(res.status, 400);
+    const paths = res.body.issues.map((i: { path: string }) => i.path);
+    assert.ok(paths.includes('version.sha'), JSON.stringify(res.body));
+    assert.ok(paths.includes('environments.0.app'), JSON.stringify(res.body));
+    const malformed = await stack.api('POST', '/api/artifacts', '{"version": ');
+    assert.equal(malformed.status, 400);
+    const after = (await stack.ferry.db.query('SELECT count(*)::int AS n FROM artifacts')).rows[0].n;
+    assert.equal(after, before);
+  });
+
+  test('every API route but health needs a valid token', async () => {
+    assert.equal((await stack.api('GET', '/healthz', undefined, { token: null })).status, 200);
+    assert.equal((await stack.api('GET', '/api/artifacts/x', undefined, { token: null })).status, 401);
+    assert.equal((await stack.api('POST', '/api/releases', {}, { token: 'wrong-token-wrong-token' })).status, 401);
+  });
+});
+
+describe('releases', () => {
+  test('a release commits rendered manifests with trailers and succeeds when Flux applies it', async () => {
+    const { artifact, artifactId, releaseId } = await pushAndRelease('billing');
+    assert.equal(releaseId, `release:billing:staging:${artifactId}`);
+    const waiting = await stack.waitForRelease(releaseId, ['reconciling']);
+    assert.match(waiting.gitopsCommit, /^[0-9a-f]{40}$/);
+
+    const files = stack.git('ls-tree', '-r', '--name-only', waiting.gitopsCommit, 'staging/billing').split('\n');
+    assert.deepEqual(files.sort(), ['staging/billing/deployment-billing.yaml', 'staging/billing/release.json', 'staging/billing/service-billing.yaml']);
+    const deploymentYaml = stack.git('show', `${waiting.gitopsCommit}:staging/billing/deployment-billing.yaml`);
+    assert.match(deploymentYaml, new RegExp(`image: registry.example.com/acme/shop:${artifact.version.sha}`));
+    assert.match(deploymentYaml, /namespace: staging/);
+    const meta = JSON.parse(stack.git('show', `${waiting.gitopsCommit}:staging/billing/release.json`));
+    assert.equal(meta.artifactId, artifactId);
+
+    const message = stack.git('log', '-1', '--format=%B', waiting.gitopsCommit);
+    assert.match(message, new RegExp(`^\\[staging/billing\\] release ${artifactId}`));
+    const trailers = stack.git('log', '-1', '--format=%(trailers:only,unfold)', waiting.gitopsCommit);
+    for (const [k, v] of Object.entries({ 'Ferry-Release-Id': releaseId, 'Ferry-App': 'billing', 'Ferry-Env': 'staging', 'Ferry-Artifact-Id': artifactId, 'Ferry-Source-Sha': artifact.version.sha, 'Ferry-Released-By': 'admin' })) {
+      assert.ok(trailers.includes(`${k}: ${v}`), `missing trailer ${k}: ${v} in\n${trailers}`);
+    }
+
+    const badSig = await stack.postFlux(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit), { secret: 'not-the-secret' });
+    assert.equal(badSig.status, 401);
+    const unsigned = await fetch(`${stack.url}/api/flux/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit)) });
+    assert.equal(unsigned.status, 401);
+    assert.equal((await stack.api('GET', `/api/releases/${encodeURIComponent(releaseId)}`)).body.status, 'reconciling');
+
+    const ok = await stack.postFlux(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit));
+    assert.equal(ok.status, 202);
+    const done = await stack.waitForRelease(releaseId, ['succeeded', 'failed']);
+    assert.equal(done.status, 'succeeded');
+    assert.equal(done.fluxStatus, 'ReconciliationSucceeded');
+    assert.deepEqual(done.timeline.map((t: { status: string }) => t.status), ['pending', 'rendering', 'committing', 'committed', 'reconciling', 'succeeded']);
+
+    // The Temporal UI finds the release by app, env and sha.
+    const handle = stack.ferry.temporal.workflow.getHandle(releaseId);
+    const desc = await handle.describe();
+    assert.equal(desc.searchAttributes.FerryApp?.[0], 'billing');
+    assert.equal(desc.searchAttributes.FerryStatus?.[0], 'succeeded');
+    assert.equal(desc.searchAttributes.FerrySha?.[0], artifact.version.sha);
+    const state = await handle.query('releaseState');
+    assert.equal((state as { status: string }).status, 'succeeded');
+  });
+
+  test('starting the same release twice gives one workflow and one commit', async () => {
+    const { artifactId, releaseId } = await pushAndRelease('orders');
+    const again = await stack.api('POST', '/api/releases', { artifactId, env: 'staging', app: 'orders' });
+    assert.ok([200, 202].includes(again.status));
+    assert.equal(again.body.id, releaseId);
+    const waiting = await stack.waitForRelease(releaseId, ['reconciling']);
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit));
+    await stack.waitForRelease(releaseId, ['succeeded']);
+    const third = await stack.api('POST', '/api/releases', { artifactId, env: 'staging' });
+    assert.equal(third.status, 200);
+    assert.equal(third.body.status, 'succeeded');
+    assert.equal(commitsWithTrailer(releaseId).length, 1);
+    const rows = await stack.ferry.db.query('SELECT count(*)::int AS n FROM releases WHERE id = $1', [releaseId]);
+    assert.equal(rows.rows[0].n, 1);
+  });
+
+  test('unknown artifact or env is a 404 and an ambiguous app a 400', async () => {
+    assert.equal((await stack.api('POST', '/api/releases', { artifactId: 'missing-artifact', env: 'staging' })).status, 404);
+    const artifact = makeArtifact({ apps: [{ app: 'a1', env: 'prod' }, { app: 'a2', env: 'prod' }] });
+    const pushed = await stack.api('POST', '/api/artifacts', artifact);
+    const noEnv = await stack.api('POST', '/api/releases', { artifactId: pushed.body.id, env: 'qa' });
+    assert.equal(noEnv.status, 404);
+    assert.match(noEnv.body.error, /no environment file for env "qa"/);
+    const ambiguous = await stack.api('POST', '/api/releases', { artifactId: pushed.body.id, env: 'prod' });
+    assert.equal(ambiguous.status, 400);
+    assert.equal(ambiguous.body.issues[0].path, 'app');
+    const badEnv = await stack.api('POST', '/api/releases', { artifactId: pushed.body.id, env: '../etc' });
+    assert.equal(badEnv.status, 400);
+    assert.equal(badEnv.body.issues[0].path, 'env');
+  });
+
+  test('a manifest referring to a missing variable fails the release with its name', async () => {
+    const artifact = makeArtifact({ apps: [{ app: 'broken', env: 'staging', manifests: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: "{{ .NOPE }}"\n' }] });
+    const pushed = await stack.api('POST', '/api/artifacts', artifact);
+    const started = await stack.api('POST', '/api/releases', { artifactId: pushed.body.id, env: 'staging' });
+    const done = await stack.waitForRelease(started.body.id, ['failed', 'succeeded', 'timed-out']);
+    assert.equal(done.status, 'failed');
+    assert.match(done.error, /NOPE/);
+    assert.equal(done.gitopsCommit, null);
+    assert.equal(commitsWithTrailer(started.body.id).length, 0);
+  });
+
+  test('an error event for the commit fails the release; a success for a descendant settles its ancestors', async () => {
+    const failing = await pushAndRelease('search');
+    const failingCommit = (await stack.waitForRelease(failing.releaseId, ['reconciling'])).gitopsCommit;
+    const a = await pushAndRelease('profile');
+    const aCommit = (await stack.waitForRelease(a.releaseId, ['reconciling'])).gitopsCommit;
+    const b = await pushAndRelease('payments');
+    const bCommit = (await stack.waitForRelease(b.releaseId, ['reconciling'])).gitopsCommit;
+    assert.notEqual(aCommit, bCommit);
+
+    const err = await stack.postFlux(fluxEvent('ReconciliationFailed', failingCommit, { message: 'Deployment/search dry-run failed' }));
+    assert.equal(err.status, 202);
+    const failed = await stack.waitForRelease(failing.releaseId, ['failed', 'succeeded']);
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.error, /ReconciliationFailed/);
+
+    // Flux skips intermediate commits: applying b means a (its ancestor) is live too. Legacy revision form.
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', bCommit, { legacy: true }));
+    assert.equal((await stack.waitForRelease(a.releaseId, ['succeeded', 'failed'])).status, 'succeeded');
+    assert.equal((await stack.waitForRelease(b.releaseId, ['succeeded', 'failed'])).status, 'succeeded');
+    // A late failure for an already settled release does not change it.
+    await stack.postFlux(fluxEvent('ReconciliationFailed', aCommit));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await stack.api('GET', `/api/releases/${encodeURIComponent(a.releaseId)}`)).body.status, 'succeeded');
+  });
+
+  test('an event that arrives before the release waits is not lost', async () => {
+    const r = await pushAndRelease('early');
+    const row = await stack.waitForRelease(r.releaseId, ['reconciling']);
+    // Simulate the race: replay the event after the release already waits, plus duplicate deliveries.
+    const ev = fluxEvent('ReconciliationSucceeded', row.gitopsCommit);
+    const first = await stack.postFlux(ev);
+    const dup = await stack.postFlux(ev);
+    assert.equal(dup.body.duplicate, true);
+    assert.equal(first.body.id, dup.body.id);
+    assert.equal((await stack.waitForRelease(r.releaseId, ['succeeded'])).status, 'succeeded');
+  });
+
+  test('20 releases of different apps at once each get exactly one commit and all succeed', async () => {
+    const apps = Array.from({ length: 20 }, (_, i) => `svc-${i}`);
+    const started = await Promise.all(apps.map((app) => pushAndRelease(app, 'prod')));
+    const rows = await Promise.all(started.map((s) => stack.waitForRelease(s.releaseId, ['reconciling'], 120_000)));
+    for (const s of started) assert.equal(commitsWithTrailer(s.releaseId).length, 1, s.releaseId);
+    const tip = stack.git('rev-parse', 'main');
+    // Every release commit is in the branch's history, and one event for the tip settles them all.
+    for (const row of rows) stack.git('merge-base', '--is-ancestor', row.gitopsCommit, tip);
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', tip));
+    const done = await Promise.all(started.map((s) => stack.waitForRelease(s.releaseId, ['succeeded', 'failed', 'timed-out'], 60_000)));
+    assert.deepEqual(new Set(done.map((d) => d.status)), new Set(['succeeded']));
+    const tree = stack.git('ls-tree', '--name-only', 'main', 'prod/').split('\n');
+    for (const app of apps) assert.ok(tree.includes(`prod/${app}`), app);
+  });
+});
+
+describe('release workflow determinism', () => {
+  test('a finished release history replays against the current workflow code', async () => {
+    const r = await pushAndRelease('replayed');
+    const row = await stack.waitForRelease(r.releaseId, ['reconciling']);
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', row.gitopsCommit));
+    await stack.waitForRelease(r.releaseId, ['succeeded']);
+    const history = await stack.ferry.temporal.workflow.getHandle(r.releaseId).fetchHistory();
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, r.releaseId);
+    let replayed = 0;
+    for await (const h of stack.ferry.temporal.workflow.list({ query: `WorkflowType = "fluxEventWorkflow" AND ExecutionStatus = "Completed"` }).intoHistories()) {
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, h.history, h.workflowId);
+      replayed += 1;
+      if (replayed >= 3) break;
+    }
+    assert.ok(replayed > 0, 'no Flux event workflow ran');
+  });
+});
+
+describe('without Flux and with a notification webhook', () => {
+  let quiet: Stack;
+  const received: any[] = [];
+  let hook: http.Server;
+  before(async () => {
+    hook = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        received.push(JSON.parse(body));
+        // The first delivery fails: the notifier retries, and the release is unaffected either way.
+        res.statusCode = received.length === 1 ? 500 : 204;
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    quiet = await startStack({ env: { FERRY_AWAIT_FLUX: 'false', FERRY_NOTIFY_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` } });
+  });
+  after(async () => {
+    await quiet?.stop();
+    hook?.close();
+  });
+
+  test('committed is the successful end, and the webhook gets the release', async () => {
+    const artifact = makeArtifact({ apps: [{ app: 'ledger', env: 'dev' }] });
+    const pushed = await quiet.api('POST', '/api/artifacts', artifact);
+    const started = await quiet.api('POST', '/api/releases', { artifactId: pushed.body.id, env: 'dev' });
+    const done = await quiet.waitForRelease(started.body.id, ['committed']);
+    assert.match(done.gitopsCommit, /^[0-9a-f]{40}$/);
+    const deadline = Date.now() + 20_000;
+    while (received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(received.length >= 2, `webhook got ${received.length} deliveries`);
+    assert.equal(received.at(-1).release.id, started.body.id);
+    assert.equal(received.at(-1).release.status, 'committed');
+  });
+
+  test('waiting for Flux ends timed-out after the configured time', async () => {
+    const slow = await startStack({ env: { FERRY_FLUX_TIMEOUT: '2s' } });
+    try {
+      const artifact = makeArtifact({ apps: [{ app: 'slow', env: 'dev' }] });
+      const pushed = await slow.api('POST', '/api/artifacts', artifact);
+      const started = await slow.api('POST', '/api/releases', { artifactId: pushed.body.id, env: 'dev' });
+      const done = await slow.waitForRelease(started.body.id, ['timed-out', 'succeeded', 'failed'], 30_000);
+      assert.equal(done.status, 'timed-out');
+      assert.match(done.error, /timed out/);
+    } finally {
+      await slow.stop();
+    }
+  });
+});

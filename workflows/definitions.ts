@@ -1,0 +1,43 @@
+// Names shared by the workflows, the workers and the API. Wire names are an API: never rename them.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { ReleaseState, ReleaseTrigger } from '../src/release/types';
+
+export const FERRY_APP = defineSearchAttributeKey('FerryApp', SearchAttributeType.KEYWORD);
+export const FERRY_ENV = defineSearchAttributeKey('FerryEnv', SearchAttributeType.KEYWORD);
+export const FERRY_ARTIFACT_ID = defineSearchAttributeKey('FerryArtifactId', SearchAttributeType.KEYWORD);
+export const FERRY_SHA = defineSearchAttributeKey('FerrySha', SearchAttributeType.KEYWORD);
+export const FERRY_BRANCH = defineSearchAttributeKey('FerryBranch', SearchAttributeType.KEYWORD);
+export const FERRY_STATUS = defineSearchAttributeKey('FerryStatus', SearchAttributeType.KEYWORD);
+export const FERRY_SEARCH_ATTRIBUTES = [FERRY_APP, FERRY_ENV, FERRY_ARTIFACT_ID, FERRY_SHA, FERRY_BRANCH, FERRY_STATUS];
+
+export interface ReleaseInput {
+  releaseId: string;
+  app: string;
+  env: string;
+  artifactId: string;
+  sha: string;
+  branch: string;
+  trigger: ReleaseTrigger;
+  releasedBy: string;
+  /** Task queue of the single GitOps writer. */
+  writerTaskQueue: string;
+  awaitFlux: boolean;
+  /** How long to wait for Flux before ending timed-out, e.g. '15m'. */
+  fluxTimeout: string;
+}
+
+/** A Flux verdict about a commit that is this release's commit or one of its descendants. */
+export interface FluxVerdict {
+  outcome: 'succeeded' | 'failed' | 'unhealthy' | 'progressing' | 'waiting' | 'superseded';
+  reason: string;
+  message: string;
+  revision: string;
+}
+
+export interface FluxEventInput {
+  eventId: string;
+}
+
+export const releaseStateQuery = defineQuery<ReleaseState>('releaseState');
+export const fluxVerdictSignal = defineSignal<[FluxVerdict]>('fluxVerdict');

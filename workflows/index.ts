@@ -1,0 +1,3 @@
+// Bundle entry for the release worker: every workflow type Ferry runs.
+export { releaseWorkflow } from './release';
+export { fluxEventWorkflow } from './flux-event';
