@@ -417,7 +417,8 @@ describe('GitopsWriter', () => {
       assert.equal(shared[0]!.commit, shared[1]!.commit);
       assert.deepEqual(new Set(shared.map((r) => r.status)), new Set(['committed', 'already-committed']));
       assert.equal((await git(remote, ['rev-list', '--min-parents=2', 'main'])).trim(), '');
-      for (const r of all) assert.equal(await w1.isAncestor(r.commit, await tip(remote)), true);
+      const onBranch = new Set((await git(remote, ['rev-list', 'main'])).split('\n'));
+      for (const r of all) assert.ok(onBranch.has(r.commit), r.commit);
     } finally {
       await Promise.all([w1.close(), w2.close()]);
     }
