@@ -71,8 +71,11 @@ export interface GitopsWriterStats {
   conflicts: number;
 }
 
-/** Commits for a release cannot be older than its notBefore; allow for clock skew between machines. */
-const NOT_BEFORE_SLACK_MS = 10 * 60_000;
+/**
+ * Commits for a release cannot be older than its notBefore. `git log --since` stops walking at the first older commit,
+ * so the slack must cover clock skew between the machine that stamped notBefore and whoever committed above us.
+ */
+const NOT_BEFORE_SLACK_MS = 60 * 60_000;
 /** Search window when the caller gives no notBefore. */
 const DEFAULT_LOOKBACK_MS = 7 * 24 * 3600_000;
 const MAX_BATCH = 500;
@@ -92,7 +95,6 @@ interface Pending {
   enqueuedAt: number;
   /** remote tip the change was first planned on; foreign edits of the dir after it are conflicts */
   firstBase: string | null;
-  planned: boolean;
   builtSha?: string;
   done: boolean;
   dups: Pending[];
@@ -159,6 +161,8 @@ export class GitopsWriter {
 
   /** last known remote tip (null = branch does not exist) and when it was known to be current (ms) */
   private tip: string | null = null;
+  /** the branch existed at some point while this writer ran */
+  private branchSeen = false;
   private tipConfirmedAt = 0;
   /** serialises fetches and tracking-ref updates */
   private refLock: Promise<unknown> = Promise.resolve();
@@ -320,7 +324,6 @@ export class GitopsWriter {
       searchFrom: this.searchFrom(change.notBefore),
       enqueuedAt: Date.now(),
       firstBase: null,
-      planned: false,
       done: false,
       dups: [],
       resolve: () => {},
@@ -399,10 +402,7 @@ export class GitopsWriter {
           base = this.tip;
           if (base) await this.resolveFromHistory(active, base, null, 0);
           active = active.filter((p) => !p.done);
-          for (const p of active) {
-            p.firstBase = base;
-            p.planned = true;
-          }
+          for (const p of active) p.firstBase = base;
           based = true;
           continue;
         }
@@ -428,6 +428,10 @@ export class GitopsWriter {
           return;
         }
 
+        if (base === null && this.branchSeen) {
+          // never recreate a deleted branch from scratch: Flux would prune everything not in our commits
+          throw new Error(`remote branch ${this.branch} disappeared; refusing to recreate it`);
+        }
         const shas = await this.buildCommits(base, toCommit);
         toCommit.forEach((p, i) => (p.builtSha = shas[i]));
         const last = shas[shas.length - 1]!;
@@ -637,6 +641,7 @@ export class GitopsWriter {
         this.tip = fetched;
         this.tipConfirmedAt = started;
       }
+      if (fetched) this.branchSeen = true;
       return fetched;
     });
   }
@@ -652,6 +657,7 @@ export class GitopsWriter {
       return e instanceof Error ? e : new Error(String(e));
     }
     this.stats.pushes++;
+    this.branchSeen = true;
     this.tip = commit;
     this.tipConfirmedAt = Date.now();
     // Persisting the tracking ref only saves a restarted process a little work (it fetches first anyway), so it is
@@ -722,7 +728,8 @@ export class GitopsWriter {
     from: number,
     ids: Set<string>,
   ): Promise<Map<string, { sha: string; committedAt: number }>> {
-    const args = ['log', '-z', TRAILER_LOG_FORMAT, `--since=${new Date(from).toISOString()}`, tip];
+    const since = new Date(Math.floor(from / 1000) * 1000).toISOString().replace(/\.000Z$/, ' +0000').replace('T', ' ');
+    const args = ['log', '-z', TRAILER_LOG_FORMAT, `--since=${since}`, tip];
     if (exclude) args.push(`^${exclude}`);
     const out = await this.git(args);
     const found = new Map<string, { sha: string; committedAt: number }>();
