@@ -6,6 +6,7 @@ import { loadAdminToken } from './admin-token';
 import { startFerry } from './ferry';
 import { startPostgres } from './postgres';
 import { startTemporal } from './temporal-server';
+import { portIsFree } from './tools';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -13,14 +14,17 @@ async function main(): Promise<void> {
   await fs.mkdir(config.dataDir, { recursive: true });
   const say = (m: string) => process.stdout.write(`${m}\n`);
 
-  const postgres = await startPostgres({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: (m) => log.info(m) });
+  // The embedded servers' own output is for debugging; the summary below is what a person needs.
+  const postgres = await startPostgres({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: (m) => log.debug(m) });
+  // Temporal's usual ports when they are free, so the UI link stays the same across restarts.
   const temporal = await startTemporal({
     address: config.temporalAddress,
     namespace: config.temporalNamespace,
     dataDir: config.dataDir,
+    port: (await portIsFree(7233)) ? 7233 : 0,
     ui: true,
-    uiPort: config.temporalUiPort,
-    log: (m) => log.info(m),
+    uiPort: config.temporalUiPort ?? ((await portIsFree(8233)) ? 8233 : 0),
+    log: (m) => log.debug(m),
   }).catch(async (err) => {
     await postgres.stop();
     throw err;

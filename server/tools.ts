@@ -73,6 +73,15 @@ export function resolveHelmBinary(env: NodeJS.ProcessEnv = process.env): string 
  * closing our probe socket and the real server binding it; for local dev/test that
  * race is acceptable.
  */
+/** True when nothing listens on the port (so a server of ours may take it). */
+export function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
+}
+
 export function getFreePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
