@@ -70,9 +70,12 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   // Per-cluster verdicts: each cluster's first final word stands; late, duplicate or reordered reports are ignored.
   const book = new VerdictBook(rc.clusters.map((c) => c.name));
   if (rc.clusters.length > 0) state.clusters = book.clusters;
+  // Set when a report changed the state while waiting, so the mirror in PostgreSQL shows progress per cluster.
+  let changed = false;
   const accept = (v: FluxVerdict) => {
-    if (book.decided()) return;
-    if (book.accept(v) && !isTerminal(v) && (state.status === 'committed' || state.status === 'reconciling')) state.fluxStatus = v.reason;
+    if (book.decided() || !book.accept(v)) return;
+    changed = true;
+    if (!isTerminal(v) && (state.status === 'committed' || state.status === 'reconciling')) state.fluxStatus = v.reason;
   };
 
   wf.setHandler(releaseStateQuery, () => state);
@@ -170,7 +173,19 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
         });
       }
     }
-    const settled = await wf.condition(() => book.decided() !== undefined, input.fluxTimeout as Duration);
+    let timedOut = false;
+    const deadline = new wf.CancellationScope();
+    deadline.run(() => wf.sleep(input.fluxTimeout as Duration)).then(() => { timedOut = true; }, () => undefined);
+    for (;;) {
+      await wf.condition(() => book.decided() !== undefined || timedOut || changed);
+      if (book.decided() || timedOut) break;
+      changed = false;
+      state.updatedAt = now();
+      state.seq += 1;
+      await bookkeeping.recordState(state);
+    }
+    const settled = book.decided() !== undefined;
+    deadline.cancel();
     polls.cancel();
     const verdict = book.decided();
     if (!settled || !verdict) {

@@ -106,7 +106,8 @@ export async function startFakeKube(): Promise<FakeKube> {
     url, requests, objects,
     kubeconfig: (token = 'kube-token') => `apiVersion: v1
 kind: Config
-clusters: [{name: fake, cluster: {server: "${url}"}}]
+# The client refuses plain http unless TLS checks are off; this fake speaks http on 127.0.0.1 only.
+clusters: [{name: fake, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]
 users: [{name: ferry, user: {token: ${token}}}]
 contexts: [{name: fake, context: {cluster: fake, user: ferry}}]
 current-context: fake
