@@ -156,7 +156,9 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       nudge.requestReconcile({ cluster: c.name, at: now() }).catch((err) => wf.log.info('reconcile request failed', { cluster: c.name, error: String(err) }));
     }
     // Events that arrived before this release started waiting are stored; look at them first.
-    for (const v of await bookkeeping.checkFluxHistory({ releaseId: input.releaseId, commit: commit.commit, since: state.createdAt })) accept(v);
+    const history: FluxVerdict[] | FluxVerdict | null = await bookkeeping.checkFluxHistory({ releaseId: input.releaseId, commit: commit.commit, since: state.createdAt });
+    // Histories recorded before issue 6 hold a single verdict or null here.
+    for (const v of Array.isArray(history) ? history : history ? [history] : []) accept(v);
     // Polling is the source of truth where Ferry can read the cluster: it races the webhook signals, so a lost
     // webhook never leaves a release waiting. Each poll retries (BENIGN failures) until Flux decides or time is up.
     const polls = new wf.CancellationScope();
@@ -179,6 +181,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     for (;;) {
       await wf.condition(() => book.decided() !== undefined || timedOut || changed);
       if (book.decided() || timedOut) break;
+      // Runs that began before progress was mirrored must replay without this extra activity.
+      if (!wf.patched('mirror-flux-progress')) {
+        await wf.condition(() => book.decided() !== undefined || timedOut);
+        break;
+      }
       changed = false;
       state.updatedAt = now();
       state.seq += 1;
