@@ -32,14 +32,27 @@ function contentError(message: string): ApplicationFailure {
 export function createReleaseActivities(deps: ReleaseActivityDeps) {
   const { db, git, log } = deps;
 
-  /** Which stored outcome settles a release at `commit`: success needs a descendant-or-equal, failure the commit itself. */
-  async function verdictFor(commit: string, outcomes: Array<{ commitSha: string; outcome: string; reason: string; message: string }>): Promise<FluxVerdict | null> {
+  /**
+   * Flux applies the tip and skips what lies between, so a verdict about X settles X and every ancestor of X:
+   * success means X's tree (with its ancestors' changes) is live; a failure to apply X leaves them unapplied too.
+   */
+  async function covers(releaseCommit: string, eventCommit: string): Promise<boolean> {
+    return releaseCommit === eventCommit || (await git.isAncestor(releaseCommit, eventCommit));
+  }
+
+  /** Per cluster, the first stored terminal verdict that covers `commit`, oldest first. */
+  async function verdictsFor(commit: string, outcomes: Awaited<ReturnType<typeof recentFluxOutcomes>>): Promise<FluxVerdict[]> {
+    const seen = new Set<string>();
+    const out: FluxVerdict[] = [];
     for (const o of outcomes) {
-      if (!TERMINAL_OUTCOMES.has(o.outcome)) continue;
-      const settles = o.outcome === 'succeeded' ? o.commitSha === commit || (await git.isAncestor(commit, o.commitSha)) : o.commitSha === commit;
-      if (settles) return { outcome: o.outcome as FluxVerdict['outcome'], reason: o.reason, message: o.message, revision: o.commitSha };
+      const key = o.cluster ?? '';
+      if (!TERMINAL_OUTCOMES.has(o.outcome) || seen.has(key)) continue;
+      if (await covers(commit, o.commitSha)) {
+        seen.add(key);
+        out.push({ outcome: o.outcome as FluxVerdict['outcome'], reason: o.reason, message: o.message, revision: o.commitSha, cluster: o.cluster, source: 'event' });
+      }
     }
-    return null;
+    return out;
   }
 
   return {
@@ -64,21 +77,22 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
       return { files: Object.keys(rendered.files), digest: rendered.digest };
     },
 
-    async checkFluxHistory(input: { releaseId: string; commit: string; since: string }): Promise<FluxVerdict | null> {
-      return verdictFor(input.commit, await recentFluxOutcomes(db, input.since));
+    /** Events stored before the release started waiting: one terminal verdict per cluster at most. */
+    async checkFluxHistory(input: { releaseId: string; commit: string; since: string }): Promise<FluxVerdict[]> {
+      return verdictsFor(input.commit, await recentFluxOutcomes(db, input.since));
     },
 
-    /** Releases an event settles: for success, those whose commit is the event's or an ancestor of it. */
+    /** Releases an event concerns: those whose commit is the event's, or (for a final verdict) an ancestor of it. */
     async settleFluxEvent(input: FluxEventInput): Promise<Array<{ releaseId: string; verdict: FluxVerdict }>> {
       const event = await getFluxEvent(db, input.eventId);
       if (!event?.commitSha) return [];
-      const verdict: FluxVerdict = { outcome: event.outcome as FluxVerdict['outcome'], reason: event.reason, message: event.message, revision: event.commitSha };
+      const verdict: FluxVerdict = { outcome: event.outcome as FluxVerdict['outcome'], reason: event.reason, message: event.message.slice(0, 2000), revision: event.commitSha, cluster: event.cluster, source: 'event' };
+      const terminal = TERMINAL_OUTCOMES.has(event.outcome);
       const waiting = await waitingReleases(db);
       const targets: Array<{ releaseId: string; verdict: FluxVerdict }> = [];
       for (const r of waiting) {
-        const exact = r.gitopsCommit === event.commitSha;
-        // Only success travels down the history: Flux applies the tip, so an error is about that revision alone.
-        const settles = exact || (event.outcome === 'succeeded' && (await git.isAncestor(r.gitopsCommit, event.commitSha)));
+        // Progress notes are about the exact revision; final verdicts travel down the history.
+        const settles = r.gitopsCommit === event.commitSha || (terminal && (await git.isAncestor(r.gitopsCommit, event.commitSha)));
         if (settles) targets.push({ releaseId: r.id, verdict });
       }
       return targets;

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../src/log';
+import type { ReconcileConfig } from '../src/reconcile/config';
 import type { Db } from '../src/store/db';
 import type { Authenticator } from './auth';
 
@@ -14,5 +15,7 @@ export interface ApiContext {
   awaitFlux: boolean;
   fluxTimeout: string;
   fluxWebhookSecret?: string;
+  /** Clusters, their webhook secrets and per-env reconcile settings (issue 6). */
+  reconcile?: ReconcileConfig;
   maxBody: string;
 }

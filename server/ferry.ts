@@ -7,6 +7,7 @@ import { createApi } from '../api/app';
 import type { FerryConfig } from '../src/config';
 import { GitopsWriter } from '../src/gitops/writer';
 import { createLogger, type Logger } from '../src/log';
+import { loadReconcileConfig } from '../src/reconcile/config';
 import { createPool, type Db, migrate } from '../src/store/db';
 import { createReleaseWorker } from '../worker/release-worker';
 import { installRuntime } from '../worker/runtime';
@@ -53,6 +54,8 @@ export async function startFerry(
     for (const stop of stops.reverse()) await stop().catch((err) => log.warn('shutdown step failed', { error: String(err) }));
   };
   try {
+    // Read first: a missing secret variable or a bad file stops start-up before anything runs.
+    const reconcile = loadReconcileConfig(config.reconcileConfigPath);
     const db = createPool(services.databaseUrl);
     stops.push(() => db.end());
     await migrate(db);
@@ -78,7 +81,7 @@ export async function startFerry(
         stops.push(() => reader.close());
         workers.push(await createReleaseWorker({
           connection: native, namespace: services.namespace, taskQueue: config.taskQueue,
-          deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl },
+          deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, reconcile },
         }));
       }
     }
@@ -95,7 +98,7 @@ export async function startFerry(
       const app = createApi({
         db, temporal, log, authenticate: adminTokenAuthenticator(opts.adminToken), taskQueue: config.taskQueue,
         writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux, fluxTimeout: config.fluxTimeout,
-        fluxWebhookSecret: config.fluxWebhookSecret, maxBody: config.maxBody,
+        fluxWebhookSecret: config.fluxWebhookSecret, reconcile, maxBody: config.maxBody,
       });
       const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));

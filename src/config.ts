@@ -23,6 +23,7 @@ const EnvSchema = z.object({
   FERRY_AWAIT_FLUX: bool.default(true),
   FERRY_FLUX_TIMEOUT: DurationSchema.default('15m'),
   FERRY_NOTIFY_WEBHOOK_URL: z.url().optional(),
+  FERRY_RECONCILE_CONFIG: z.string().optional(),
   FERRY_MAX_BODY: z.string().regex(/^\d+(b|kb|mb)$/i).default('5mb'),
   FERRY_TASK_QUEUE: z.string().default('ferry-releases'),
   FERRY_WRITER_TASK_QUEUE: z.string().default('gitops-writer'),
@@ -45,6 +46,8 @@ export interface FerryConfig {
   awaitFlux: boolean;
   fluxTimeout: string;
   notifyWebhookUrl?: string;
+  /** YAML file of clusters and per-env reconcile/notification settings (src/reconcile/config.ts). */
+  reconcileConfigPath?: string;
   maxBody: string;
   taskQueue: string;
   writerTaskQueue: string;
@@ -77,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     awaitFlux: e.FERRY_AWAIT_FLUX,
     fluxTimeout: e.FERRY_FLUX_TIMEOUT,
     notifyWebhookUrl: e.FERRY_NOTIFY_WEBHOOK_URL,
+    reconcileConfigPath: e.FERRY_RECONCILE_CONFIG,
     maxBody: e.FERRY_MAX_BODY,
     taskQueue: e.FERRY_TASK_QUEUE,
     writerTaskQueue: e.FERRY_WRITER_TASK_QUEUE,

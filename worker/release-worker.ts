@@ -1,5 +1,9 @@
 import { type NativeConnection, Worker } from '@temporalio/worker';
+import type { FluxApi } from '../activities/kube';
+import { createNotifyActivities } from '../activities/notify-activities';
+import { createReconcileActivities } from '../activities/reconcile-activities';
 import { createReleaseActivities, type ReleaseActivityDeps } from '../activities/release-activities';
+import { loadReconcileConfig, type ReconcileConfig } from '../src/reconcile/config';
 import { workflowBundle } from './runtime';
 
 /** Runs release and Flux-event workflows and every activity except the GitOps write. */
@@ -7,14 +11,19 @@ export async function createReleaseWorker(opts: {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  deps: ReleaseActivityDeps;
+  deps: ReleaseActivityDeps & { reconcile?: ReconcileConfig; fluxApiFor?: (kubeconfig: string, context?: string) => FluxApi };
 }): Promise<Worker> {
+  const reconcile = opts.deps.reconcile ?? loadReconcileConfig(undefined);
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createReleaseActivities(opts.deps),
+    activities: {
+      ...createReleaseActivities(opts.deps),
+      ...createReconcileActivities({ reconcile, git: opts.deps.git, log: opts.deps.log, fluxApiFor: opts.deps.fluxApiFor }),
+      ...createNotifyActivities({ db: opts.deps.db, reconcile, log: opts.deps.log }),
+    },
     shutdownGraceTime: '20s',
   });
 }

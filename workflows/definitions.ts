@@ -1,6 +1,8 @@
 // Names shared by the workflows, the workers and the API. Wire names are an API: never rename them.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { ReleaseReconcileSettings } from '../src/reconcile/config';
+import type { ClusterVerdict } from '../src/reconcile/verdicts';
 import type { ReleaseState, ReleaseTrigger } from '../src/release/types';
 
 export const FERRY_APP = defineSearchAttributeKey('FerryApp', SearchAttributeType.KEYWORD);
@@ -25,15 +27,12 @@ export interface ReleaseInput {
   awaitFlux: boolean;
   /** How long to wait for Flux before ending timed-out, e.g. '15m'. */
   fluxTimeout: string;
+  /** Clusters to await, polling, notification target ids (issue 6); absent means any cluster, no targets. */
+  reconcile?: ReleaseReconcileSettings;
 }
 
-/** A Flux verdict about a commit that is this release's commit or one of its descendants. */
-export interface FluxVerdict {
-  outcome: 'succeeded' | 'failed' | 'unhealthy' | 'progressing' | 'waiting' | 'superseded';
-  reason: string;
-  message: string;
-  revision: string;
-}
+/** A Flux verdict about a commit that is this release's commit or one of its descendants (per cluster). */
+export type FluxVerdict = ClusterVerdict;
 
 export interface FluxEventInput {
   eventId: string;

@@ -3,6 +3,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { ArtifactIdSchema, environmentFilesFor } from '../../src/artifact/schema';
 import { zName } from '../../src/names';
+import { reconcileSettingsFor } from '../../src/reconcile/config';
 import { releaseWorkflowId, type ReleaseState, type ReleaseTrigger } from '../../src/release/types';
 import { getArtifact } from '../../src/store/artifacts';
 import { getRelease, recordReleaseState } from '../../src/store/releases';
@@ -60,6 +61,7 @@ export async function startRelease(
     writerTaskQueue: ctx.writerTaskQueue,
     awaitFlux: ctx.awaitFlux,
     fluxTimeout: ctx.fluxTimeout,
+    reconcile: reconcileSettingsFor(ctx.reconcile, req.env),
   };
   // Read before starting: a release already known (running, or ended well) is answered as existing.
   const before = await getRelease(ctx.db, workflowId);

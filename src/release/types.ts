@@ -1,3 +1,5 @@
+import type { ClusterVerdict } from '../reconcile/verdicts';
+
 /** Every status a release passes through; the last four end it. */
 export const RELEASE_STATUSES = [
   'pending',
@@ -36,6 +38,10 @@ export interface ReleaseState {
   status: ReleaseStatus;
   gitopsCommit: string | null;
   fluxStatus: string | null;
+  /** Flux's final word: `succeeded`, `failed` (not applied) or `unhealthy` (applied, health checks failed). */
+  fluxOutcome?: 'succeeded' | 'failed' | 'unhealthy' | null;
+  /** One verdict per cluster of the environment (issue 6). */
+  clusters?: Record<string, ClusterVerdict> | null;
   error: string | null;
   timeline: TimelineEntry[];
   createdAt: string;

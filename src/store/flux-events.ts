@@ -40,12 +40,18 @@ export async function getFluxEvent(db: Db, id: string): Promise<FluxEventRecord 
   };
 }
 
-/** Distinct commits Flux reported on since `since`, newest first, with the outcome last seen for each. */
-export async function recentFluxOutcomes(db: Db, since: string, limit = 50): Promise<Array<{ commitSha: string; outcome: string; reason: string; message: string }>> {
-  const r = await db.query<{ commit_sha: string; outcome: string; reason: string; message: string }>(
-    `SELECT DISTINCT ON (commit_sha, outcome) commit_sha, outcome, reason, message FROM flux_events
-     WHERE commit_sha IS NOT NULL AND received_at >= $1 ORDER BY commit_sha, outcome, received_at DESC LIMIT $2`,
+/**
+ * Terminal outcomes Flux reported since `since`, one per (cluster, commit, outcome), oldest first: the first
+ * final word about a commit wins, so the order of arrival matters.
+ */
+export async function recentFluxOutcomes(db: Db, since: string, limit = 500): Promise<Array<{ cluster: string | null; commitSha: string; outcome: string; reason: string; message: string }>> {
+  const r = await db.query<{ cluster: string | null; commit_sha: string; outcome: string; reason: string; message: string; received_at: Date }>(
+    `SELECT * FROM (
+       SELECT DISTINCT ON (cluster, commit_sha, outcome) cluster, commit_sha, outcome, reason, message, received_at FROM flux_events
+       WHERE commit_sha IS NOT NULL AND outcome IN ('succeeded', 'failed', 'unhealthy') AND received_at >= $1
+       ORDER BY cluster, commit_sha, outcome, received_at ASC, id ASC
+     ) first ORDER BY received_at ASC LIMIT $2`,
     [since, limit],
   );
-  return r.rows.map((x) => ({ commitSha: x.commit_sha, outcome: x.outcome, reason: x.reason, message: x.message }));
+  return r.rows.map((x) => ({ cluster: x.cluster, commitSha: x.commit_sha, outcome: x.outcome, reason: x.reason, message: x.message }));
 }

@@ -1,4 +1,5 @@
 import type { Db } from './db';
+import type { ClusterVerdict } from '../reconcile/verdicts';
 import type { ReleaseState, ReleaseStatus, TimelineEntry } from '../release/types';
 
 export interface ReleaseRow {
@@ -13,24 +14,28 @@ export interface ReleaseRow {
   status: ReleaseStatus;
   gitopsCommit: string | null;
   fluxStatus: string | null;
+  fluxOutcome: string | null;
+  clusters: Record<string, ClusterVerdict> | null;
   error: string | null;
   timeline: TimelineEntry[];
   createdAt: string;
   updatedAt: string;
 }
 
-const COLUMNS = `id, app, env, artifact_id, sha, branch, trigger, released_by, status, gitops_commit, flux_status, error, timeline, created_at, updated_at`;
+const COLUMNS = `id, app, env, artifact_id, sha, branch, trigger, released_by, status, gitops_commit, flux_status, flux_outcome, flux_clusters, error, timeline, created_at, updated_at`;
 
 interface RawRow {
   id: string; app: string; env: string; artifact_id: string; sha: string; branch: string; trigger: string; released_by: string;
-  status: ReleaseStatus; gitops_commit: string | null; flux_status: string | null; error: string | null;
+  status: ReleaseStatus; gitops_commit: string | null; flux_status: string | null;
+  flux_outcome: string | null; flux_clusters: Record<string, ClusterVerdict> | null; error: string | null;
   timeline: TimelineEntry[]; created_at: Date; updated_at: Date;
 }
 
 function toRow(r: RawRow): ReleaseRow {
   return {
     id: r.id, app: r.app, env: r.env, artifactId: r.artifact_id, sha: r.sha, branch: r.branch, trigger: r.trigger,
-    releasedBy: r.released_by, status: r.status, gitopsCommit: r.gitops_commit, fluxStatus: r.flux_status, error: r.error,
+    releasedBy: r.released_by, status: r.status, gitopsCommit: r.gitops_commit, fluxStatus: r.flux_status,
+    fluxOutcome: r.flux_outcome, clusters: r.flux_clusters, error: r.error,
     timeline: r.timeline, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString(),
   };
 }
@@ -42,18 +47,18 @@ function toRow(r: RawRow): ReleaseRow {
  */
 export async function recordReleaseState(db: Db, s: ReleaseState): Promise<void> {
   await db.query(
-    `INSERT INTO releases (id, app, env, artifact_id, sha, branch, trigger, released_by, status, gitops_commit, flux_status, error, timeline, run_id, seq, created_at, updated_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
+    `INSERT INTO releases (id, app, env, artifact_id, sha, branch, trigger, released_by, status, gitops_commit, flux_status, error, timeline, run_id, seq, created_at, updated_at, flux_outcome, flux_clusters)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
        gitops_commit = CASE WHEN releases.run_id IS NOT DISTINCT FROM EXCLUDED.run_id
                             THEN COALESCE(EXCLUDED.gitops_commit, releases.gitops_commit) ELSE EXCLUDED.gitops_commit END,
-       flux_status = EXCLUDED.flux_status, error = EXCLUDED.error, timeline = EXCLUDED.timeline, run_id = EXCLUDED.run_id, seq = EXCLUDED.seq,
+       flux_status = EXCLUDED.flux_status, flux_outcome = EXCLUDED.flux_outcome, flux_clusters = EXCLUDED.flux_clusters, error = EXCLUDED.error, timeline = EXCLUDED.timeline, run_id = EXCLUDED.run_id, seq = EXCLUDED.seq,
        trigger = EXCLUDED.trigger, released_by = EXCLUDED.released_by, updated_at = EXCLUDED.updated_at
      WHERE (releases.run_id IS NOT DISTINCT FROM EXCLUDED.run_id AND releases.seq < EXCLUDED.seq)
         OR (releases.run_id IS DISTINCT FROM EXCLUDED.run_id AND releases.status IN ('succeeded', 'failed', 'timed-out'))
         OR releases.run_id IS NULL`,
     [s.id, s.app, s.env, s.artifactId, s.sha, s.branch, s.trigger, s.releasedBy, s.status, s.gitopsCommit, s.fluxStatus, s.error,
-      JSON.stringify(s.timeline), s.runId, s.seq, s.createdAt, s.updatedAt],
+      JSON.stringify(s.timeline), s.runId, s.seq, s.createdAt, s.updatedAt, s.fluxOutcome ?? null, s.clusters ? JSON.stringify(s.clusters) : null],
   );
 }
 

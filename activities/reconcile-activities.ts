@@ -1,0 +1,94 @@
+import { createHmac } from 'node:crypto';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
+import type { Logger } from '../src/log';
+import type { ReconcileConfig } from '../src/reconcile/config';
+import { combineKustomizations, evaluateKustomization, type PollVerdict, sourceProblem } from '../src/reconcile/kustomization-status';
+import type { ClusterVerdict } from '../src/reconcile/verdicts';
+import { type FluxApi, fluxApi, kubeErrorCode } from './kube';
+import type { GitAncestry } from './release-activities';
+
+export interface ReconcileActivityDeps {
+  reconcile: ReconcileConfig;
+  git: GitAncestry;
+  log: Logger;
+  /** Tests and alternative clients may replace the Kubernetes access. */
+  fluxApiFor?: (kubeconfig: string, context?: string) => FluxApi;
+}
+
+const DEFAULT_KUSTOMIZATIONS = [{ namespace: 'flux-system', name: 'flux-system' }];
+
+/** Pending is an expected, frequent state: BENIGN keeps it out of error logs and failure metrics. */
+function stillPending(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ message, type: 'FluxPending', category: ApplicationFailureCategory.BENIGN });
+}
+
+export function createReconcileActivities(deps: ReconcileActivityDeps) {
+  const { reconcile, git, log } = deps;
+  const apis = new Map<string, FluxApi>();
+  function apiFor(cluster: string): FluxApi {
+    const c = Object.hasOwn(reconcile.file.clusters, cluster) ? reconcile.file.clusters[cluster] : undefined;
+    if (!c?.kubeconfig) throw ApplicationFailure.nonRetryable(`cluster "${cluster}" has no kubeconfig`, 'ClusterNotConfigured');
+    let api = apis.get(cluster);
+    if (!api) {
+      api = (deps.fluxApiFor ?? fluxApi)(c.kubeconfig, c.context);
+      apis.set(cluster, api);
+    }
+    return api;
+  }
+
+  return {
+    /**
+     * One read of the cluster's Kustomizations. Returns a terminal verdict for the commit, or throws a BENIGN
+     * retryable failure while Flux has not decided yet; the workflow bounds the retries with its Flux timeout.
+     */
+    async pollCluster(input: { cluster: string; commit: string }): Promise<ClusterVerdict> {
+      const api = apiFor(input.cluster);
+      const cfg = reconcile.file.clusters[input.cluster];
+      const covers = async (sha: string) => sha === input.commit || (await git.isAncestor(input.commit, sha));
+      const verdicts: PollVerdict[] = [];
+      for (const k of cfg.kustomizations ?? DEFAULT_KUSTOMIZATIONS) {
+        try {
+          verdicts.push(await evaluateKustomization(await api.get('Kustomization', k.namespace, k.name), covers));
+        } catch (err) {
+          // An unreachable API server or a missing object is not a verdict; keep waiting (and say why).
+          throw stillPending(`cluster ${input.cluster}: cannot read Kustomization ${k.namespace}/${k.name}: ${kubeErrorCode(err) ?? ''} ${(err as Error).message}`.slice(0, 500));
+        }
+      }
+      const v = combineKustomizations(verdicts);
+      if (v.outcome === 'pending') {
+        let why = v.message;
+        if (cfg.gitRepository) {
+          const repo = await api.get('GitRepository', cfg.gitRepository.namespace, cfg.gitRepository.name).catch(() => null);
+          const problem = repo && sourceProblem(repo);
+          if (problem) why = `${why}; ${problem}`;
+        }
+        throw stillPending(`cluster ${input.cluster}: ${why}`.slice(0, 1000));
+      }
+      return { outcome: v.outcome, reason: v.reason, message: v.message.slice(0, 1000), revision: v.revision ?? input.commit, cluster: input.cluster, source: 'poll' };
+    },
+
+    /** Asks Flux to reconcile now. Best effort: Flux reconciles on its interval anyway. */
+    async requestReconcile(input: { cluster: string; at: string }): Promise<string> {
+      const cfg = Object.hasOwn(reconcile.file.clusters, input.cluster) ? reconcile.file.clusters[input.cluster] : undefined;
+      if (!cfg?.requestReconcile) return 'not configured';
+      if (cfg.requestReconcile === 'receiver') {
+        const url = reconcile.secret(cfg.receiverUrl!);
+        const body = JSON.stringify({ ferry: 'reconcile', at: input.at });
+        const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'ferry' };
+        if (cfg.receiverSecret) headers['x-signature'] = `sha256=${createHmac('sha256', reconcile.secret(cfg.receiverSecret)).update(body).digest('hex')}`;
+        const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
+        // The URL holds the Receiver's secret path: never put it in a message.
+        if (!res.ok) throw ApplicationFailure.retryable(`Flux receiver of cluster ${input.cluster} answered ${res.status}`, 'ReconcileRequestFailed');
+        return `receiver answered ${res.status}`;
+      }
+      const api = apiFor(input.cluster);
+      // Source first, then the Kustomizations: the same order as `flux reconcile ks --with-source`.
+      if (cfg.gitRepository) await api.requestReconcile('GitRepository', cfg.gitRepository.namespace, cfg.gitRepository.name, input.at);
+      for (const k of cfg.kustomizations ?? DEFAULT_KUSTOMIZATIONS) await api.requestReconcile('Kustomization', k.namespace, k.name, input.at);
+      log.debug('requested Flux reconcile', { cluster: input.cluster });
+      return 'annotated';
+    },
+  };
+}
+
+export type ReconcileActivities = ReturnType<typeof createReconcileActivities>;

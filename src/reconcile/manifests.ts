@@ -1,0 +1,42 @@
+import YAML from 'yaml';
+import type { ClusterConfig } from './config';
+
+/**
+ * The Provider, Alert and Secret a cluster needs to report to Ferry. The Secret never carries the real webhook
+ * secret: the API cannot yet tell an admin from any other token holder (roles are another issue), so it prints a
+ * placeholder naming where the value lives (the environment variable of the config's `{ env: … }` reference).
+ */
+export function fluxSetupManifests(opts: { cluster: string; config: ClusterConfig; publicUrl: string; namespace?: string }): string {
+  const ns = opts.namespace ?? 'flux-system';
+  const ref = opts.config.webhookSecret;
+  const placeholder = typeof ref === 'string'
+    ? `<the webhookSecret of cluster ${opts.cluster} in Ferry's reconcile config>`
+    : `<value of ${ref.env} on the Ferry server>`;
+  const secretName = 'ferry-webhook';
+  const docs = [
+    {
+      apiVersion: 'v1', kind: 'Secret',
+      metadata: { name: secretName, namespace: ns },
+      type: 'Opaque',
+      stringData: { token: placeholder },
+    },
+    {
+      apiVersion: 'notification.toolkit.fluxcd.io/v1beta3', kind: 'Provider',
+      metadata: { name: 'ferry', namespace: ns },
+      spec: { type: 'generic-hmac', address: `${opts.publicUrl.replace(/\/$/, '')}/api/flux/events/${opts.cluster}`, secretRef: { name: secretName } },
+    },
+    {
+      apiVersion: 'notification.toolkit.fluxcd.io/v1beta3', kind: 'Alert',
+      metadata: { name: 'ferry', namespace: ns },
+      spec: {
+        providerRef: { name: 'ferry' },
+        // info delivers info and error events; Ferry needs both.
+        eventSeverity: 'info',
+        eventSources: [{ kind: 'Kustomization', name: '*' }, { kind: 'GitRepository', name: '*' }],
+        // Flux's payload has no cluster identity; this puts it into every event's metadata.
+        eventMetadata: { cluster: opts.cluster },
+      },
+    },
+  ];
+  return docs.map((d) => YAML.stringify(d)).join('---\n');
+}
