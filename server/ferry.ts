@@ -102,6 +102,10 @@ export async function startFerry(
       });
       const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
+        // Longer than clients' and proxies' idle timeouts, so the server never closes a kept-alive connection
+        // at the moment a client reuses it (which the client sees as ECONNRESET under load).
+        s.keepAliveTimeout = 65_000;
+        s.headersTimeout = 66_000;
         s.once('error', reject);
       });
       stops.push(() => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }));
