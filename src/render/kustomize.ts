@@ -1,0 +1,49 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { ManifestDoc } from './manifests';
+import { parseManifests, stringifyManifest } from './manifests';
+import { cleanToolMessage, RenderError, runTool } from './tools';
+
+export interface Json6902 {
+  target: Record<string, unknown>;
+  operations: unknown[];
+}
+
+/**
+ * Applies strategic-merge patches, then JSON 6902 patches, exactly as kustomize does, by running `kustomize build`
+ * over a throw-away kustomization that holds only these resources and patches (no remote bases, root-only loads).
+ */
+export async function applyPatches(opts: {
+  kustomize: string;
+  docs: ManifestDoc[];
+  strategicMerge: ManifestDoc[];
+  json6902: Json6902[];
+  source: string;
+}): Promise<ManifestDoc[]> {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-kustomize-'));
+  try {
+    await fs.writeFile(path.join(tmp, 'resources.yaml'), opts.docs.map(stringifyManifest).join('---\n'));
+    const patches: Array<Record<string, unknown>> = [];
+    for (const [i, doc] of opts.strategicMerge.entries()) {
+      const file = `strategic-merge-${String(i + 1).padStart(3, '0')}.yaml`;
+      await fs.writeFile(path.join(tmp, file), stringifyManifest(doc));
+      patches.push({ path: file });
+    }
+    for (const [i, p] of opts.json6902.entries()) {
+      const file = `json6902-${String(i + 1).padStart(3, '0')}.json`;
+      await fs.writeFile(path.join(tmp, file), JSON.stringify(p.operations));
+      patches.push({ path: file, target: p.target });
+    }
+    const kustomization = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['resources.yaml'], patches };
+    await fs.writeFile(path.join(tmp, 'kustomization.yaml'), JSON.stringify(kustomization));
+    const { stdout } = await runTool(opts.kustomize, ['build', '--load-restrictor', 'LoadRestrictionsRootOnly', tmp], { env: { HOME: tmp }, cwd: tmp, timeoutMs: 60_000 }).catch(
+      (err: Error) => {
+        throw new RenderError(`${opts.source}: patches could not be applied: ${cleanToolMessage(err.message, tmp)}`);
+      },
+    );
+    return parseManifests(stdout, { source: `${opts.source} (after patches)` });
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
