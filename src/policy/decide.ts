@@ -60,3 +60,22 @@ export function decide(artifact: Artifact, envFile: EnvironmentFile, ctx: Decisi
   if (refusal) return { ...base, matched: false, source: hit.source, refused: true, reasons: [...hit.result.reasons, refusal] };
   return { ...base, matched: true, source: hit.source, refused: false, reasons: hit.result.reasons };
 }
+
+/**
+ * Decisions for every environment file of an artifact. A file that no longer passes the schema (stored before a
+ * stricter version) is reported with its problems instead of stopping the others.
+ */
+export function decideArtifact(
+  artifact: Artifact,
+  ctx: DecisionContext,
+  parse: (raw: unknown) => { success: true; data: EnvironmentFile } | { success: false; problems: string[] },
+): Decision[] {
+  return artifact.environments.map((raw) => {
+    const parsed = parse(raw);
+    if (!parsed.success) {
+      const r = raw as { app?: string; env?: string };
+      return { app: String(r.app), env: String(r.env), releaseApp: String(r.app), matched: false, source: null, refused: false, reasons: parsed.problems };
+    }
+    return decide(artifact, parsed.data, ctx);
+  });
+}
