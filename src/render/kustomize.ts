@@ -21,6 +21,14 @@ export async function applyPatches(opts: {
   json6902: Json6902[];
   source: string;
 }): Promise<ManifestDoc[]> {
+  // kustomize applies a JSON 6902 patch to whatever its target selects, and silently to nothing when it selects
+  // nothing; a patch meant for a resource that is not there is a mistake worth stopping the release for.
+  opts.json6902.forEach((p, i) => {
+    if (p.target.labelSelector !== undefined || p.target.annotationSelector !== undefined) return;
+    if (!opts.docs.some((d) => selects(p.target, d))) {
+      throw new RenderError(`${opts.source}: json6902Patches[${i}].target: ${describeTarget(p.target)} matches no resource to patch`);
+    }
+  });
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-kustomize-'));
   try {
     await fs.writeFile(path.join(tmp, 'resources.yaml'), opts.docs.map(stringifyManifest).join('---\n'));
@@ -46,4 +54,27 @@ export async function applyPatches(opts: {
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** kustomize's selector: each given field must match, as a whole-string regex (that is how kustomize reads them). */
+function selects(target: Record<string, unknown>, doc: ManifestDoc): boolean {
+  const slash = doc.apiVersion.indexOf('/');
+  const group = slash < 0 ? '' : doc.apiVersion.slice(0, slash);
+  const version = slash < 0 ? doc.apiVersion : doc.apiVersion.slice(slash + 1);
+  const fields: Array<[unknown, string]> = [
+    [target.group, group], [target.version, version], [target.kind, doc.kind], [target.name, doc.metadata.name],
+    [target.namespace, doc.metadata.namespace ?? ''],
+  ];
+  return fields.every(([want, have]) => {
+    if (typeof want !== 'string' || want === '') return true;
+    try {
+      return new RegExp(`^(?:${want})$`).test(have);
+    } catch {
+      return want === have;
+    }
+  });
+}
+
+function describeTarget(t: Record<string, unknown>): string {
+  return ['group', 'version', 'kind', 'namespace', 'name'].filter((k) => typeof t[k] === 'string').map((k) => `${k}=${t[k]}`).join(' ');
 }
