@@ -48,7 +48,7 @@ export async function putPolicy(db: Db, input: PolicyInput, by: string, serverRe
   const client = await db.connect();
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [POLICY_LOCK_SPACE, `${input.app}\0${input.env}`]);
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [POLICY_LOCK_SPACE, `${input.app}/${input.env}`]);
     const existing = (await client.query<RawPolicy>('SELECT * FROM policies WHERE app = $1 AND env = $2', [input.app, input.env])).rows.map(toPolicy);
     const now = new Date().toISOString();
     const candidate: Policy = { id, kind: input.kind, app: input.app, env: input.env, ...spec, source: 'api', createdBy: by, createdAt: now, updatedBy: by, updatedAt: now };
