@@ -155,7 +155,17 @@ describe('chart sources', () => {
   });
 });
 
-test('a strategic-merge patch for a resource that is not there fails with kustomize\'s reason', async () => {
+test('a strategic-merge patch for a resource that is not there fails, naming the patch', async () => {
   const file = envFile({ manifests: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n', strategicMergePatches: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  x: "1"\n' });
-  await assert.rejects(renderEnvironment(artifact, file, opts), /environment file staging\/shop: patches could not be applied: .*/);
+  await assert.rejects(renderEnvironment(artifact, file, opts), /environment file staging\/shop: strategicMergePatches\[0\]: ConfigMap b matches no resource to patch/);
+});
+
+test('a strategic-merge patch without a namespace patches the resource the chart put in one', async () => {
+  const file = envFile({
+    manifests: 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n        - name: web\n          image: x\n        - name: proxy\n          image: envoy\n',
+    strategicMergePatches: 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: z\n',
+  });
+  const r = await renderEnvironment(artifact, file, opts);
+  assert.match(r.files['deployment-web.yaml']!, /image: z/);
+  assert.match(r.files['deployment-web.yaml']!, /image: envoy\n\s+name: proxy/);
 });

@@ -29,6 +29,23 @@ export async function applyPatches(opts: {
       throw new RenderError(`${opts.source}: json6902Patches[${i}].target: ${describeTarget(p.target)} matches no resource to patch`);
     }
   });
+  // A strategic-merge patch is given an explicit target (its kind and name, and its namespace only if it names
+  // one): kustomize would otherwise match it by full id, so a patch without a namespace would miss the same
+  // resource once the chart puts it in a namespace. The merge itself stays kustomize's.
+  const smpTargets = opts.strategicMerge.map((doc, i) => {
+    const slash = doc.apiVersion.indexOf('/');
+    const target: Record<string, string> = {
+      version: slash < 0 ? doc.apiVersion : doc.apiVersion.slice(slash + 1),
+      kind: escapeRegex(doc.kind),
+      name: escapeRegex(doc.metadata.name),
+    };
+    if (slash >= 0) target.group = doc.apiVersion.slice(0, slash);
+    if (typeof doc.metadata.namespace === 'string' && doc.metadata.namespace !== '') target.namespace = escapeRegex(doc.metadata.namespace);
+    if (!opts.docs.some((d) => selects(target, d))) {
+      throw new RenderError(`${opts.source}: strategicMergePatches[${i}]: ${doc.kind} ${doc.metadata.namespace ? `${doc.metadata.namespace}/` : ''}${doc.metadata.name} matches no resource to patch`);
+    }
+    return target;
+  });
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-kustomize-'));
   try {
     await fs.writeFile(path.join(tmp, 'resources.yaml'), opts.docs.map(stringifyManifest).join('---\n'));
@@ -36,7 +53,7 @@ export async function applyPatches(opts: {
     for (const [i, doc] of opts.strategicMerge.entries()) {
       const file = `strategic-merge-${String(i + 1).padStart(3, '0')}.yaml`;
       await fs.writeFile(path.join(tmp, file), stringifyManifest(doc));
-      patches.push({ path: file });
+      patches.push({ path: file, target: smpTargets[i] });
     }
     for (const [i, p] of opts.json6902.entries()) {
       const file = `json6902-${String(i + 1).padStart(3, '0')}.json`;
@@ -77,4 +94,8 @@ function selects(target: Record<string, unknown>, doc: ManifestDoc): boolean {
 
 function describeTarget(t: Record<string, unknown>): string {
   return ['group', 'version', 'kind', 'namespace', 'name'].filter((k) => typeof t[k] === 'string').map((k) => `${k}=${t[k]}`).join(' ');
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
