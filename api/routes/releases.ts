@@ -1,9 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { ReleaseRefusedError, type StartedRelease, startReleaseWorkflow } from '../../activities/release-starter';
+import { ReleaseRefusedError, type StartedRelease, type StartReleaseRequest, startReleaseWorkflow } from '../../activities/release-starter';
 import { ArtifactIdSchema } from '../../src/artifact/schema';
 import { zName } from '../../src/names';
-import type { ReleaseTrigger } from '../../src/release/types';
 import { getRelease } from '../../src/store/releases';
 import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, parseBody } from '../errors';
@@ -19,11 +18,12 @@ export type { StartedRelease } from '../../activities/release-starter';
 /**
  * Starts (or finds) the release workflow of an artifact's app in an env. Shared by every way a release begins; the
  * core (and the branch-restriction check) is in activities/release-starter.ts so that auto-release uses it too.
- * A branch restriction refuses with 422 and the reason.
+ * A branch restriction refuses with 422 and the reason. New optional fields (suffix, rollbackOf) belong in
+ * StartReleaseRequest.
  */
 export async function startRelease(
   ctx: ApiContext,
-  req: { artifactId: string; env: string; app?: string; trigger: ReleaseTrigger; releasedBy: string },
+  req: StartReleaseRequest,
 ): Promise<StartedRelease> {
   try {
     return await startReleaseWorkflow(ctx, req);

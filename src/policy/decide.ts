@@ -45,9 +45,15 @@ export function decide(artifact: Artifact, envFile: EnvironmentFile, ctx: Decisi
   const base = { app: envFile.app, env: envFile.env, releaseApp: releaseAppName(envFile, v) };
   const autoPolicy = ctx.policies.find((p) => p.kind === 'auto-release' && p.app === envFile.app && p.env === envFile.env);
   const sources: Array<{ source: Decision['source']; result: ConditionResult }> = [];
-  if (envFile.preview) sources.push({ source: 'preview', result: evaluatePreview(envFile, v, ctx.mainBranch) });
-  else if (envFile.deploy) sources.push({ source: 'deploy', result: evaluateDeploy(envFile.deploy, v) });
-  if (autoPolicy) sources.push({ source: 'policy', result: evaluateAutoRelease(autoPolicy, v) });
+  if (envFile.preview) {
+    // A preview's own rule decides alone: a policy must not turn the main branch into a `<app>-main` preview.
+    const preview = evaluatePreview(envFile, v, ctx.mainBranch);
+    if (!preview.matched && autoPolicy) preview.reasons.push(`${describePolicy(autoPolicy)} does not apply to preview environment files`);
+    sources.push({ source: 'preview', result: preview });
+  } else {
+    if (envFile.deploy) sources.push({ source: 'deploy', result: evaluateDeploy(envFile.deploy, v) });
+    if (autoPolicy) sources.push({ source: 'policy', result: evaluateAutoRelease(autoPolicy, v) });
+  }
 
   if (sources.length === 0) {
     return { ...base, matched: false, source: null, refused: false, reasons: [`no deploy conditions in the environment file and no auto-release policy for ${envFile.app} in ${envFile.env}: release it manually`] };
