@@ -11,10 +11,10 @@ export interface ConditionResult {
   reasons: string[];
 }
 
-/** The branch an artifact is "from": a PR's source branch, a push's branch; tags have none. */
+/** The branch an artifact is "from": a PR's source branch, else the branch CI gave (often empty for tags). */
 export function artifactBranch(v: Pick<Version, 'event' | 'branch' | 'sourceBranch'>): string {
   if (v.event === 'pr') return v.sourceBranch || v.branch || '';
-  return v.event === 'tag' ? v.branch || '' : v.branch || '';
+  return v.branch || '';
 }
 
 function eventsOf(d: Deploy): SourceEvent[] {
