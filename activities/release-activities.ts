@@ -2,7 +2,11 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { FluxVerdict, FluxEventInput } from '../workflows/definitions';
 import { EnvironmentFileSchema } from '../src/artifact/schema';
 import type { Logger } from '../src/log';
+import { releaseAppName } from '../src/policy/deploy';
+import type { ChartStore } from '../src/render/charts';
 import { renderEnvironment } from '../src/render/release-render';
+import { RenderUnavailableError } from '../src/render/tools';
+import { getEnvironmentVars } from '../src/store/environment-vars';
 import type { ReleaseState } from '../src/release/types';
 import { getArtifact } from '../src/store/artifacts';
 import type { Db } from '../src/store/db';
@@ -20,6 +24,8 @@ export interface ReleaseActivityDeps {
   git: GitAncestry;
   log: Logger;
   notifyWebhookUrl?: string;
+  /** Chart rendering and patching; without it only raw manifests render. */
+  render?: { helm?: string; kustomize?: string; charts?: ChartStore };
 }
 
 const TERMINAL_OUTCOMES = new Set(['succeeded', 'failed', 'unhealthy']);
@@ -63,14 +69,18 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
     async renderRelease(input: { releaseId: string; artifactId: string; app: string; env: string }): Promise<{ files: string[]; digest: string }> {
       const stored = await getArtifact(db, input.artifactId);
       if (!stored) throw contentError(`artifact "${input.artifactId}" does not exist`);
-      const raw = stored.artifact.environments.find((e) => e.app === input.app && e.env === input.env);
+      // A preview's release app is `<app>-<branch>`, so its file is found by the name it releases under.
+      const raw = stored.artifact.environments.find((e) => e.app === input.app && e.env === input.env)
+        ?? stored.artifact.environments.find((e) => e.env === input.env && e.preview === true && releaseAppName(e, stored.artifact.version) === input.app);
       if (!raw) throw contentError(`artifact "${input.artifactId}" has no environment file for app "${input.app}" in env "${input.env}"`);
       const envFile = EnvironmentFileSchema.safeParse(raw);
       if (!envFile.success) throw contentError(`environment file ${input.env}/${input.app}: ${envFile.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      const envVars = await getEnvironmentVars(db, input.env);
       let rendered;
       try {
-        rendered = renderEnvironment(stored.artifact, envFile.data);
+        rendered = await renderEnvironment(stored.artifact, envFile.data, { ...deps.render, app: input.app, envVars });
       } catch (err) {
+        if (err instanceof RenderUnavailableError) throw err;
         throw contentError((err as Error).message);
       }
       await saveRender(db, input.releaseId, rendered);

@@ -21,8 +21,45 @@ export interface CommitReleaseInput {
   notBefore: string;
 }
 
+export interface RemoveAppDirectoryInput {
+  /** Unique per cleanup run and directory; the writer's exactly-once key (Ferry-Release-Id). */
+  changeId: string;
+  env: string;
+  app: string;
+  reason: string;
+  requestedBy: string;
+  notBefore: string;
+}
+
 export function createWriterActivities(deps: WriterActivityDeps) {
   return {
+    /**
+     * Removes `<env>/<app>/` in one commit (Flux then prunes what it applied). An already absent directory is
+     * `unchanged` and commits nothing.
+     */
+    async removeAppDirectory(input: RemoveAppDirectoryInput): Promise<Pick<CommitResult, 'commit' | 'status'>> {
+      const beat = setInterval(() => Context.current().heartbeat(), 10_000);
+      try {
+        const result = await deps.writer.submit({
+          releaseId: input.changeId,
+          dir: `${input.env}/${input.app}`,
+          files: {},
+          title: `[${input.env}/${input.app}] remove ${input.app}`,
+          body: input.reason,
+          trailers: { 'Ferry-App': input.app, 'Ferry-Env': input.env, 'Ferry-Released-By': input.requestedBy, 'Ferry-Trigger': 'cleanup' },
+          notBefore: input.notBefore,
+        });
+        return { commit: result.commit, status: result.status };
+      } catch (err) {
+        if (err instanceof ConflictError) {
+          throw ApplicationFailure.nonRetryable(`${err.message} (files: ${err.files.join(', ')})`, 'GitopsConflict');
+        }
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
     /**
      * The only code that writes the GitOps repository. The writer serialises and group-commits; this activity
      * adds the release's trailers and records the commit in PostgreSQL as soon as it is on the remote.

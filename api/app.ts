@@ -5,6 +5,7 @@ import { errorHandler, HttpError } from './errors';
 import { artifactRoutes } from './routes/artifacts';
 import { fluxRoutes } from './routes/flux';
 import { healthRoutes } from './routes/health';
+import { policyRoutes } from './routes/policies';
 import { releaseRoutes } from './routes/releases';
 
 export function createApi(ctx: ApiContext): express.Express {
@@ -17,6 +18,7 @@ export function createApi(ctx: ApiContext): express.Express {
   app.use('/api', requireToken(ctx.authenticate), express.json({ limit: ctx.maxBody, strict: true }));
   app.use('/api', artifactRoutes(ctx));
   app.use('/api', releaseRoutes(ctx));
+  app.use('/api', policyRoutes(ctx));
   app.use((req, _res, next) => next(new HttpError(404, `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(ctx.log));
   return app;

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../src/log';
+import type { Policy } from '../src/policy/policies';
 import type { ReconcileConfig } from '../src/reconcile/config';
 import type { Db } from '../src/store/db';
 import type { Authenticator } from './auth';
@@ -18,4 +19,8 @@ export interface ApiContext {
   /** Clusters, their webhook secrets and per-env reconcile settings (issue 6). */
   reconcile?: ReconcileConfig;
   maxBody: string;
+  /** Server-wide branch restrictions (FERRY_BRANCH_RESTRICTIONS); they cannot be changed through the API. */
+  branchRestrictions: Policy[];
+  /** The branch that never gets preview environments (FERRY_MAIN_BRANCH). */
+  mainBranch: string;
 }

@@ -14,6 +14,9 @@ TEMPORAL_MODULE=github.com/temporalio/cli
 TEMPORAL_VERSION=v1.5.1
 HELM_MODULE=helm.sh/helm/v3
 HELM_VERSION=v3.17.3
+# kustomize applies environment files' strategic-merge and JSON 6902 patches; its module go-installs cleanly.
+KUSTOMIZE_MODULE=sigs.k8s.io/kustomize/kustomize/v5
+KUSTOMIZE_VERSION=v5.7.1
 
 GO=""
 if command -v go >/dev/null 2>&1; then
@@ -80,3 +83,8 @@ ensure_tool helm HELM_BIN "$HELM_MODULE" "$HELM_VERSION" \
   "$HELM_MODULE/cmd/helm" \
   "-X $HELM_MODULE/internal/version.version=$HELM_VERSION" \
   "install helm $HELM_VERSION yourself or set HELM_BIN"
+
+ensure_tool kustomize KUSTOMIZE_BIN "$KUSTOMIZE_MODULE" "$KUSTOMIZE_VERSION" \
+  "$KUSTOMIZE_MODULE" \
+  "" \
+  "install kustomize $KUSTOMIZE_VERSION yourself or set KUSTOMIZE_BIN"

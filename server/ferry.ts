@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
@@ -6,6 +7,7 @@ import { adminTokenAuthenticator } from '../api/auth';
 import { createApi } from '../api/app';
 import type { FerryConfig } from '../src/config';
 import { GitopsWriter } from '../src/gitops/writer';
+import { ChartStore } from '../src/render/charts';
 import { createLogger, type Logger } from '../src/log';
 import { loadReconcileConfig } from '../src/reconcile/config';
 import { createPool, type Db, migrate } from '../src/store/db';
@@ -13,6 +15,7 @@ import { createReleaseWorker } from '../worker/release-worker';
 import { installRuntime } from '../worker/runtime';
 import { createWriterWorker } from '../worker/writer-worker';
 import { cloneDir, ensureDefaultRepo } from './gitops-repo';
+import { resolveHelmBinary, resolveKustomizeBinary } from './tools';
 
 export interface FerryServices {
   databaseUrl: string;
@@ -76,12 +79,21 @@ export async function startFerry(
         workers.push(await createWriterWorker({ connection: native, namespace: services.namespace, taskQueue: config.writerTaskQueue, deps: { db, writer } }));
       }
       if (roles.releaseWorker) {
+        // Missing tools only matter to environment files that use charts or patches; those releases fail saying so.
+        const helm = optionalTool(resolveHelmBinary, log);
+        const kustomize = optionalTool(resolveKustomizeBinary, log);
+        const charts = new ChartStore({ cacheDir: path.join(config.dataDir, 'charts'), helm, localRoot: config.chartRoot });
+        const starter = {
+          db, temporal, taskQueue: config.taskQueue, writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux,
+          fluxTimeout: config.fluxTimeout, branchRestrictions: config.branchRestrictions, reconcile,
+        };
         const reader = new GitopsWriter({ remote: gitopsRepo, branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'reader', gitopsRepo), committer: COMMITTER });
         await reader.init();
         stops.push(() => reader.close());
         workers.push(await createReleaseWorker({
           connection: native, namespace: services.namespace, taskQueue: config.taskQueue,
-          deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, reconcile },
+          deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, reconcile, render: { helm, kustomize, charts } },
+          policyDeps: { starter, mainBranch: config.mainBranch, log },
         }));
       }
     }
@@ -99,6 +111,7 @@ export async function startFerry(
         db, temporal, log, authenticate: adminTokenAuthenticator(opts.adminToken), taskQueue: config.taskQueue,
         writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux, fluxTimeout: config.fluxTimeout,
         fluxWebhookSecret: config.fluxWebhookSecret, reconcile, maxBody: config.maxBody,
+        branchRestrictions: config.branchRestrictions, mainBranch: config.mainBranch,
       });
       const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
@@ -116,5 +129,14 @@ export async function startFerry(
   } catch (err) {
     await stopAll();
     throw err;
+  }
+}
+
+function optionalTool(resolve: () => string, log: Logger): string | undefined {
+  try {
+    return resolve();
+  } catch (err) {
+    log.warn('tool not available', { error: (err as Error).message });
+    return undefined;
   }
 }

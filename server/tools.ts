@@ -1,5 +1,5 @@
 // Locates and manages the external programs Ferry drives (Temporal dev server,
-// helm, embedded Postgres). Executable lookup order is the same for every tool:
+// helm, kustomize, embedded Postgres). Executable lookup order is the same for every tool:
 // explicit env var, PATH, then the project-local copy that `npm run tools`
 // (scripts/install-tools.sh) builds.
 import type { ChildProcess } from 'node:child_process';
@@ -63,6 +63,17 @@ export function resolveHelmBinary(env: NodeJS.ProcessEnv = process.env): string 
   if (!found) {
     throw new Error(
       `helm not found: set HELM_BIN, put helm on PATH, or run \`npm run tools\` to build it into ${TOOLS_BIN_DIR}`,
+    );
+  }
+  return found;
+}
+
+/** $KUSTOMIZE_BIN, else `kustomize` on PATH, else <repo>/.tools/bin/kustomize. There is no download fallback. */
+export function resolveKustomizeBinary(env: NodeJS.ProcessEnv = process.env): string {
+  const found = findTool('kustomize', 'KUSTOMIZE_BIN', env);
+  if (!found) {
+    throw new Error(
+      `kustomize not found: set KUSTOMIZE_BIN, put kustomize on PATH, or run \`npm run tools\` to build it into ${TOOLS_BIN_DIR}`,
     );
   }
   return found;

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseServerRestrictions, type Policy } from './policy/policies';
 
 /** Durations as Temporal and humans write them: 90s, 15m, 2h, 1d. */
 export const DurationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m or 2h');
@@ -28,6 +29,9 @@ const EnvSchema = z.object({
   FERRY_TASK_QUEUE: z.string().default('ferry-releases'),
   FERRY_WRITER_TASK_QUEUE: z.string().default('gitops-writer'),
   FERRY_TEMPORAL_UI_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  FERRY_BRANCH_RESTRICTIONS: z.string().optional(),
+  FERRY_MAIN_BRANCH: z.string().regex(/^[^\s]{1,255}$/).default('main'),
+  FERRY_CHART_ROOT: z.string().optional(),
 });
 
 export interface FerryConfig {
@@ -52,6 +56,12 @@ export interface FerryConfig {
   taskQueue: string;
   writerTaskQueue: string;
   temporalUiPort?: number;
+  /** Server-wide branch restrictions (FERRY_BRANCH_RESTRICTIONS): they win over app-level ones. */
+  branchRestrictions: Policy[];
+  /** The branch that never gets preview environments. */
+  mainBranch: string;
+  /** Directory that local charts (`chart.path`) must lie below; unset refuses local charts. */
+  chartRoot?: string;
 }
 
 export class ConfigError extends Error {}
@@ -65,6 +75,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const e = parsed.data;
+  let branchRestrictions: Policy[];
+  try {
+    branchRestrictions = parseServerRestrictions(e.FERRY_BRANCH_RESTRICTIONS);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
+  }
   return {
     port: e.FERRY_PORT,
     host: e.FERRY_HOST,
@@ -85,5 +101,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     taskQueue: e.FERRY_TASK_QUEUE,
     writerTaskQueue: e.FERRY_WRITER_TASK_QUEUE,
     temporalUiPort: e.FERRY_TEMPORAL_UI_PORT,
+    branchRestrictions,
+    mainBranch: e.FERRY_MAIN_BRANCH,
+    chartRoot: e.FERRY_CHART_ROOT === undefined ? undefined : path.resolve(e.FERRY_CHART_ROOT),
   };
 }

@@ -473,7 +473,8 @@ describe('GitopsWriter', () => {
       assert.equal(r.status, 'committed');
       assert.equal(await tip(remote), r.commit);
       assert.deepEqual((await releaseIdsOnRemote(remote)).get('slow-1'), [r.commit]);
-      assert.equal(w.stats.pushAttempts, 2);
+      // At least the timed-out attempt and its follow-up; a loaded machine may time out the first push too.
+      assert.ok(w.stats.pushAttempts >= 2, `pushAttempts ${w.stats.pushAttempts}`);
       assert.equal(await countCommits(remote), 2);
     } finally {
       await w.close();

@@ -40,3 +40,18 @@ export interface FluxEventInput {
 
 export const releaseStateQuery = defineQuery<ReleaseState>('releaseState');
 export const fluxVerdictSignal = defineSignal<[FluxVerdict]>('fluxVerdict');
+
+export interface ArtifactWorkflowInput {
+  artifactId: string;
+}
+
+export interface BranchCleanupInput {
+  repository: string;
+  branch: string;
+  requestedBy: string;
+  /** Task queue of the single GitOps writer. */
+  writerTaskQueue: string;
+}
+
+/** One artifact workflow per artifact, ever. */
+export const artifactWorkflowId = (artifactId: string) => `artifact:${artifactId}`;

@@ -1,17 +1,21 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { Router } from 'express';
 import { ArtifactInputSchema, normalizeArtifact } from '../../src/artifact/schema';
 import { ArtifactConflictError, getArtifact, saveArtifact } from '../../src/store/artifacts';
+import { type ArtifactWorkflowInput, artifactWorkflowId } from '../../workflows/definitions';
 import type { ApiContext } from '../context';
-import { asyncRoute, HttpError, parseBody } from '../errors';
+import { asyncRoute, HttpError, issuesOf } from '../errors';
 
 export function artifactRoutes(ctx: ApiContext): Router {
   const r = Router();
 
   r.post('/artifacts', asyncRoute(async (req, res) => {
-    const artifact = normalizeArtifact(parseBody(ArtifactInputSchema, req.body));
+    const artifact = normalizeArtifact(parseArtifact(req.body));
     try {
       const saved = await saveArtifact(ctx.db, artifact);
       ctx.log.info(saved.created ? 'artifact stored' : 'artifact already stored', { artifactId: artifact.id, by: req.principal?.name });
+      // Also for a re-push: if the first push was stored but crashed before this point, auto-release runs now.
+      await startArtifactWorkflow(ctx, artifact.id);
       res.status(saved.created ? 201 : 200).json({ ...saved.artifact, createdAt: saved.createdAt });
     } catch (err) {
       if (err instanceof ArtifactConflictError) throw new HttpError(409, err.message, { id: err.id });
@@ -26,4 +30,34 @@ export function artifactRoutes(ctx: ApiContext): Router {
   }));
 
   return r;
+}
+
+/** Evaluates the artifact's environment files and auto-releases the matching ones; once per artifact, ever. */
+async function startArtifactWorkflow(ctx: ApiContext, artifactId: string): Promise<void> {
+  try {
+    await ctx.temporal.workflow.start('artifactWorkflow', {
+      workflowId: artifactWorkflowId(artifactId),
+      taskQueue: ctx.taskQueue,
+      args: [{ artifactId } satisfies ArtifactWorkflowInput],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      staticSummary: `auto-release of ${artifactId}`,
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+}
+
+/** A 400 whose issues also name the environment file (`<env>/<app>`) each problem is in. */
+function parseArtifact(body: unknown) {
+  const r = ArtifactInputSchema.safeParse(body);
+  if (r.success) return r.data;
+  const envs = (body as { environments?: unknown })?.environments;
+  const issues = issuesOf(r.error).map((issue, i) => {
+    const path = r.error.issues[i]!.path;
+    if (path[0] !== 'environments' || typeof path[1] !== 'number' || !Array.isArray(envs)) return issue;
+    const e = envs[path[1]] as { app?: unknown; env?: unknown } | undefined;
+    const file = typeof e?.env === 'string' && typeof e?.app === 'string' ? `${e.env}/${e.app}` : `environments[${path[1]}]`;
+    return { ...issue, file, message: `environment file ${file}: ${path.slice(2).join('.') || '(file)'}: ${issue.message}` };
+  });
+  throw new HttpError(400, 'invalid request', { issues });
 }

@@ -1,16 +1,9 @@
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { Router } from 'express';
 import { z } from 'zod';
-import { ArtifactIdSchema, environmentFilesFor } from '../../src/artifact/schema';
+import { ReleaseRefusedError, type StartedRelease, type StartReleaseRequest, startReleaseWorkflow } from '../../activities/release-starter';
+import { ArtifactIdSchema } from '../../src/artifact/schema';
 import { zName } from '../../src/names';
-import { reconcileSettingsFor } from '../../src/reconcile/config';
-import { releaseWorkflowId, type ReleaseState, type ReleaseTrigger } from '../../src/release/types';
-import { getArtifact } from '../../src/store/artifacts';
-import { getRelease, recordReleaseState } from '../../src/store/releases';
-import {
-  FERRY_APP, FERRY_ARTIFACT_ID, FERRY_BRANCH, FERRY_ENV, FERRY_SHA, FERRY_STATUS, type ReleaseInput,
-} from '../../workflows/definitions';
-import type { releaseWorkflow } from '../../workflows/release';
+import { getRelease } from '../../src/store/releases';
 import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, parseBody } from '../errors';
 
@@ -20,88 +13,25 @@ const StartReleaseSchema = z.object({
   app: zName('app').optional(),
 });
 
-export interface StartedRelease {
-  id: string;
-  workflowId: string;
-  status: string;
-  existing: boolean;
-}
+export type { StartedRelease } from '../../activities/release-starter';
 
-/** Starts (or finds) the release workflow of an artifact's app in an env. Shared by every way a release begins. */
+/**
+ * Starts (or finds) the release workflow of an artifact's app in an env. Shared by every way a release begins; the
+ * core (and the branch-restriction check) is in activities/release-starter.ts so that auto-release uses it too.
+ * A branch restriction refuses with 422 and the reason. New optional fields (suffix, rollbackOf) belong in
+ * StartReleaseRequest.
+ */
 export async function startRelease(
   ctx: ApiContext,
-  req: { artifactId: string; env: string; app?: string; trigger: ReleaseTrigger; releasedBy: string },
+  req: StartReleaseRequest,
 ): Promise<StartedRelease> {
-  const stored = await getArtifact(ctx.db, req.artifactId);
-  if (!stored) throw new HttpError(404, `artifact "${req.artifactId}" not found`);
-  const { artifact } = stored;
-  const candidates = environmentFilesFor(artifact, req.env);
-  if (candidates.length === 0) throw new HttpError(404, `artifact "${artifact.id}" has no environment file for env "${req.env}"`);
-  let envFile = candidates[0];
-  if (req.app) {
-    const match = candidates.find((e) => e.app === req.app);
-    if (!match) throw new HttpError(404, `artifact "${artifact.id}" has no environment file for app "${req.app}" in env "${req.env}"`);
-    envFile = match;
-  } else if (candidates.length > 1) {
-    throw new HttpError(400, `artifact "${artifact.id}" has several apps for env "${req.env}"; name one with "app"`, {
-      issues: [{ path: 'app', message: `required: one of ${candidates.map((c) => c.app).join(', ')}` }],
-    });
-  }
-
-  const workflowId = releaseWorkflowId(envFile.app, req.env, artifact.id);
-  const input: ReleaseInput = {
-    releaseId: workflowId,
-    app: envFile.app,
-    env: req.env,
-    artifactId: artifact.id,
-    sha: artifact.version.sha,
-    branch: artifact.version.branch ?? '',
-    trigger: req.trigger,
-    releasedBy: req.releasedBy,
-    writerTaskQueue: ctx.writerTaskQueue,
-    awaitFlux: ctx.awaitFlux,
-    fluxTimeout: ctx.fluxTimeout,
-    reconcile: reconcileSettingsFor(ctx.reconcile, req.env),
-  };
-  // Read before starting: a release already known (running, or ended well) is answered as existing.
-  const before = await getRelease(ctx.db, workflowId);
-  const existing = before !== null && before.status !== 'failed' && before.status !== 'timed-out';
-  let runId: string;
   try {
-    const handle = await ctx.temporal.workflow.start<typeof releaseWorkflow>('releaseWorkflow', {
-      workflowId,
-      taskQueue: ctx.taskQueue,
-      args: [input],
-      // A CI retry while the release runs joins it; a failed release may run again; a finished one may not.
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      typedSearchAttributes: [
-        { key: FERRY_APP, value: input.app },
-        { key: FERRY_ENV, value: input.env },
-        { key: FERRY_ARTIFACT_ID, value: input.artifactId },
-        { key: FERRY_SHA, value: input.sha },
-        { key: FERRY_BRANCH, value: input.branch },
-        { key: FERRY_STATUS, value: 'pending' },
-      ],
-      staticSummary: `${input.app} → ${input.env}: ${input.artifactId}`,
-    });
-    runId = handle.firstExecutionRunId;
+    return await startReleaseWorkflow(ctx, req);
   } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    const row = await getRelease(ctx.db, workflowId);
-    return { id: workflowId, workflowId, status: row?.status ?? 'pending', existing: true };
+    if (!(err instanceof ReleaseRefusedError)) throw err;
+    const status = err.kind === 'not-found' ? 404 : err.kind === 'ambiguous' ? 400 : 422;
+    throw new HttpError(status, err.message, err.details);
   }
-
-  // The workflow records its own state too; this row only lets GET answer before the first activity ran.
-  const now = new Date().toISOString();
-  const pending: ReleaseState = {
-    id: workflowId, app: input.app, env: input.env, artifactId: input.artifactId, sha: input.sha, branch: input.branch,
-    trigger: input.trigger, releasedBy: input.releasedBy, status: 'pending', gitopsCommit: null, fluxStatus: null,
-    error: null, timeline: [], createdAt: now, updatedAt: now, runId, seq: 0,
-  };
-  await recordReleaseState(ctx.db, pending);
-  const row = await getRelease(ctx.db, workflowId);
-  return { id: workflowId, workflowId, status: row?.status ?? 'pending', existing };
 }
 
 export function releaseRoutes(ctx: ApiContext): Router {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { zName } from '../names';
+import { globProblem } from '../policy/glob';
 
 /** Ids appear in workflow ids, commit titles and URLs: keep them to a URL- and path-safe alphabet. */
 export const ArtifactIdSchema = z
@@ -31,22 +32,101 @@ export const VersionSchema = z.looseObject({
   created: z.union([z.string(), z.number()]).optional(),
 });
 
+const glob = (what: string) =>
+  z.string().min(1).max(255).superRefine((g, ctx) => {
+    const problem = globProblem(g);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${what} ${problem}` });
+  });
+
 /**
- * One environment file of the app (`.ferry/<env>.yaml`, or Gimlet's `.gimlet/<env>.yaml` as is).
- * Only what every release needs is strict here; deploy policies, charts and patches are typed where they are used.
+ * When an artifact releases itself (all given conditions must hold). Without `event`, a `tag` condition means tag
+ * events and anything else means pushes. `targetBranch` (Ferry's addition) is the PR target for `pr` events.
+ */
+export const DeploySchema = z
+  .looseObject({
+    branch: glob('branch glob').optional(),
+    tag: glob('tag glob').optional(),
+    event: z.union([EventSchema, z.array(EventSchema).min(1).max(3)]).optional(),
+    targetBranch: glob('target branch glob').optional(),
+    commitMessagePatterns: z.array(glob('commit message pattern').pipe(z.string().max(1000))).max(50).optional(),
+  })
+  .superRefine((d, ctx) => {
+    const events = d.event === undefined ? undefined : Array.isArray(d.event) ? d.event : [d.event];
+    if (d.branch !== undefined && events && !events.some((e) => e !== 'tag')) {
+      ctx.addIssue({ code: 'custom', path: ['branch'], message: 'a branch condition needs a push or pr event; tags have no branch' });
+    }
+    if (d.tag !== undefined && events && !events.includes('tag')) {
+      ctx.addIssue({ code: 'custom', path: ['tag'], message: 'a tag condition needs the tag event' });
+    }
+    if (d.targetBranch !== undefined && events && !events.includes('pr')) {
+      ctx.addIssue({ code: 'custom', path: ['targetBranch'], message: 'a targetBranch condition needs the pr event' });
+    }
+  });
+export type Deploy = z.infer<typeof DeploySchema>;
+
+/**
+ * A chart from a chart repository (`repository` http(s):// or oci://, `name`, exact `version`), or `path`: a chart
+ * directory below the server's chart root (FERRY_CHART_ROOT). Strings may hold template variables; the checks that
+ * depend on their values run when the release renders.
+ */
+export const ChartSchema = z
+  .looseObject({
+    repository: z.string().min(1).max(2000).optional(),
+    name: z.string().min(1).max(500).optional(),
+    version: z.string().min(1).max(200).optional(),
+    path: z.string().min(1).max(1000).optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.path !== undefined) {
+      if (c.repository !== undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'give either path (a local chart) or repository and name, not both' });
+      return;
+    }
+    if (c.name === undefined) ctx.addIssue({ code: 'custom', path: ['name'], message: 'required: the chart name (or path for a local chart)' });
+    if (c.repository === undefined) ctx.addIssue({ code: 'custom', path: ['repository'], message: 'required: the chart repository URL (or path for a local chart)' });
+    if (c.version === undefined) ctx.addIssue({ code: 'custom', path: ['version'], message: 'required: an exact chart version, so that every render of this release is the same' });
+  });
+export type Chart = z.infer<typeof ChartSchema>;
+
+const Selector = z.string().min(1).max(253);
+export const Json6902PatchSchema = z.looseObject({
+  target: z.looseObject({
+    group: z.string().max(253).optional(),
+    version: Selector.optional(),
+    kind: Selector.optional(),
+    name: Selector.optional(),
+    namespace: Selector.optional(),
+    labelSelector: z.string().max(1000).optional(),
+    annotationSelector: z.string().max(1000).optional(),
+  }),
+  /** RFC 6902 operations, as YAML/JSON text or as a list. */
+  patch: z.union([z.string().min(1).max(1_000_000), z.array(z.record(z.string(), z.unknown())).min(1).max(1000)]),
+});
+export type Json6902Patch = z.infer<typeof Json6902PatchSchema>;
+
+export const CleanupSchema = z.looseObject({
+  event: z.literal('branchDeleted', { error: 'the only cleanup event is branchDeleted' }),
+  branch: glob('branch glob'),
+  /** The app to remove, a template over BRANCH (e.g. `shop-{{ .BRANCH | sanitizeDNSName }}`). */
+  app: z.string().min(1).max(500),
+});
+export type Cleanup = z.infer<typeof CleanupSchema>;
+
+/**
+ * One environment file of the app (`.ferry/<env>.yaml`, or Gimlet's `.gimlet/<env>.yaml` as is). Unknown fields
+ * are kept, so Gimlet files are accepted unchanged.
  */
 export const EnvironmentFileSchema = z.looseObject({
   app: zName('app'),
   env: zName('env'),
   namespace: zName('namespace'),
   manifests: z.string().max(2_000_000).optional(),
-  deploy: z.record(z.string(), z.unknown()).optional(),
-  chart: z.record(z.string(), z.unknown()).optional(),
+  deploy: DeploySchema.optional(),
+  chart: ChartSchema.optional(),
   values: z.record(z.string(), z.unknown()).optional(),
-  strategicMergePatches: z.string().optional(),
-  json6902Patches: z.unknown().optional(),
+  strategicMergePatches: z.string().max(1_000_000).optional(),
+  json6902Patches: z.array(Json6902PatchSchema).max(200).optional(),
   preview: z.boolean().optional(),
-  cleanup: z.record(z.string(), z.unknown()).optional(),
+  cleanup: CleanupSchema.optional(),
 });
 export type EnvironmentFile = z.infer<typeof EnvironmentFileSchema>;
 

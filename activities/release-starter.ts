@@ -1,0 +1,148 @@
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { environmentFilesFor } from '../src/artifact/schema';
+import { artifactBranch, releaseAppName } from '../src/policy/deploy';
+import { reconcileSettingsFor, type ReconcileConfig } from '../src/reconcile/config';
+import { effectiveRestriction, type Policy, restrictionRefusal } from '../src/policy/policies';
+import { releaseWorkflowId, type ReleaseState, type ReleaseTrigger } from '../src/release/types';
+import { getArtifact } from '../src/store/artifacts';
+import type { Db } from '../src/store/db';
+import { listPolicies } from '../src/store/policies';
+import { getRelease, recordReleaseState } from '../src/store/releases';
+import {
+  FERRY_APP, FERRY_ARTIFACT_ID, FERRY_BRANCH, FERRY_ENV, FERRY_SHA, FERRY_STATUS, type ReleaseInput,
+} from '../workflows/definitions';
+import type { releaseWorkflow } from '../workflows/release';
+
+/**
+ * The one place a release workflow is started, for every way a release begins: the API (manual, promote,
+ * rollback) and the artifact workflow's activities (auto). Branch restrictions are enforced here, so no path
+ * can go around them.
+ */
+export interface ReleaseStarterDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  writerTaskQueue: string;
+  awaitFlux: boolean;
+  fluxTimeout: string;
+  /** Server-wide branch restrictions (FERRY_BRANCH_RESTRICTIONS). */
+  branchRestrictions: Policy[];
+  /** Clusters and per-env reconcile settings; each release gets its env's share as input. */
+  reconcile?: ReconcileConfig;
+}
+
+export interface StartReleaseRequest {
+  artifactId: string;
+  env: string;
+  /** The environment file's app, or a preview's `<app>-<branch>`; optional when the env has one app. */
+  app?: string;
+  trigger: ReleaseTrigger;
+  releasedBy: string;
+  /**
+   * Never run this release id again once it ran, whatever its outcome (auto-release: one artifact never starts the
+   * same release twice). Otherwise a failed release may be started again.
+   */
+  once?: boolean;
+}
+
+export interface StartedRelease {
+  id: string;
+  workflowId: string;
+  status: string;
+  existing: boolean;
+}
+
+/** Why a release was not started; callers map `kind` to their own answer (HTTP status, a recorded decision). */
+export class ReleaseRefusedError extends Error {
+  constructor(
+    readonly kind: 'not-found' | 'ambiguous' | 'restricted',
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'ReleaseRefusedError';
+  }
+}
+
+export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartReleaseRequest): Promise<StartedRelease> {
+  const stored = await getArtifact(deps.db, req.artifactId);
+  if (!stored) throw new ReleaseRefusedError('not-found', `artifact "${req.artifactId}" not found`);
+  const { artifact } = stored;
+  const candidates = environmentFilesFor(artifact, req.env);
+  if (candidates.length === 0) throw new ReleaseRefusedError('not-found', `artifact "${artifact.id}" has no environment file for env "${req.env}"`);
+  let envFile = candidates[0]!;
+  if (req.app) {
+    const match = candidates.find((e) => e.app === req.app) ?? candidates.find((e) => releaseAppName(e, artifact.version) === req.app);
+    if (!match) throw new ReleaseRefusedError('not-found', `artifact "${artifact.id}" has no environment file for app "${req.app}" in env "${req.env}"`);
+    envFile = match;
+  } else if (candidates.length > 1) {
+    throw new ReleaseRefusedError('ambiguous', `artifact "${artifact.id}" has several apps for env "${req.env}"; name one with "app"`, {
+      issues: [{ path: 'app', message: `required: one of ${candidates.map((c) => c.app).join(', ')}` }],
+    });
+  }
+
+  const branch = artifactBranch(artifact.version);
+  const restriction = effectiveRestriction(envFile.app, req.env, deps.branchRestrictions, await listPolicies(deps.db, { app: envFile.app }));
+  const refusal = restrictionRefusal(restriction, branch);
+  if (refusal) {
+    throw new ReleaseRefusedError('restricted', `${envFile.app} cannot be released to ${req.env}: ${refusal}`, {
+      reason: 'branch-restricted', restriction: restriction?.id, branch,
+    });
+  }
+
+  const app = releaseAppName(envFile, artifact.version);
+  const workflowId = releaseWorkflowId(app, req.env, artifact.id);
+  const input: ReleaseInput = {
+    releaseId: workflowId,
+    app,
+    env: req.env,
+    artifactId: artifact.id,
+    sha: artifact.version.sha,
+    branch: artifact.version.branch ?? '',
+    trigger: req.trigger,
+    releasedBy: req.releasedBy,
+    writerTaskQueue: deps.writerTaskQueue,
+    awaitFlux: deps.awaitFlux,
+    fluxTimeout: deps.fluxTimeout,
+    reconcile: reconcileSettingsFor(deps.reconcile, req.env),
+  };
+  // Read before starting: a release already known (running, or ended well) is answered as existing.
+  const before = await getRelease(deps.db, workflowId);
+  const existing = before !== null && (req.once || (before.status !== 'failed' && before.status !== 'timed-out'));
+  let runId: string;
+  try {
+    const handle = await deps.temporal.workflow.start<typeof releaseWorkflow>('releaseWorkflow', {
+      workflowId,
+      taskQueue: deps.taskQueue,
+      args: [input],
+      // A CI retry while the release runs joins it; a failed release may run again; a finished one may not.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: req.once ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
+      typedSearchAttributes: [
+        { key: FERRY_APP, value: input.app },
+        { key: FERRY_ENV, value: input.env },
+        { key: FERRY_ARTIFACT_ID, value: input.artifactId },
+        { key: FERRY_SHA, value: input.sha },
+        { key: FERRY_BRANCH, value: input.branch },
+        { key: FERRY_STATUS, value: 'pending' },
+      ],
+      staticSummary: `${input.app} → ${input.env}: ${input.artifactId}`,
+    });
+    runId = handle.firstExecutionRunId;
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const row = await getRelease(deps.db, workflowId);
+    return { id: workflowId, workflowId, status: row?.status ?? 'pending', existing: true };
+  }
+
+  // The workflow records its own state too; this row only lets GET answer before the first activity ran.
+  const now = new Date().toISOString();
+  const pending: ReleaseState = {
+    id: workflowId, app: input.app, env: input.env, artifactId: input.artifactId, sha: input.sha, branch: input.branch,
+    trigger: input.trigger, releasedBy: input.releasedBy, status: 'pending', gitopsCommit: null, fluxStatus: null,
+    error: null, timeline: [], createdAt: now, updatedAt: now, runId, seq: 0,
+  };
+  await recordReleaseState(deps.db, pending);
+  const row = await getRelease(deps.db, workflowId);
+  return { id: workflowId, workflowId, status: row?.status ?? 'pending', existing };
+}

@@ -1,0 +1,136 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Chart } from '../artifact/schema';
+import { InvalidNameError, safeRelativePath } from '../names';
+import { cleanToolMessage, RenderError, RenderUnavailableError, runTool } from './tools';
+
+const CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+// An exact version: a range (^1.2, ~1, >=2) could render different charts over time under one cache entry.
+const CHART_VERSION = /^v?\d+(\.\d+){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
+const REPOSITORY = /^(https?|oci):\/\/[^\s?#]+$/;
+
+export interface ResolvedChart {
+  dir: string;
+  /** What release.json records about the chart. */
+  ref: Record<string, string>;
+}
+
+export interface ChartStoreOptions {
+  /** Where charts from repositories are kept, one directory per repository, name and version. */
+  cacheDir: string;
+  helm?: string;
+  /** Local charts (`chart.path`) must lie below this directory; without it they are refused. */
+  localRoot?: string;
+}
+
+/**
+ * Finds the chart directory of an environment file: a local chart below the chart root, or a repository chart that
+ * is fetched once (`helm pull`) and kept by repository, name and version.
+ */
+export class ChartStore {
+  /** Fetches that reached the chart repository; the tests use it to see that the cache works. */
+  fetches = 0;
+  private readonly inflight = new Map<string, Promise<string>>();
+
+  constructor(private readonly opts: ChartStoreOptions) {}
+
+  helmEnv(): Record<string, string> {
+    const home = path.join(this.opts.cacheDir, '.helm');
+    return {
+      HOME: home,
+      HELM_CACHE_HOME: path.join(home, 'cache'),
+      HELM_CONFIG_HOME: path.join(home, 'config'),
+      HELM_DATA_HOME: path.join(home, 'data'),
+    };
+  }
+
+  async resolve(chart: Chart, source: string): Promise<ResolvedChart> {
+    if (chart.path !== undefined) return { dir: await this.local(chart.path, source), ref: { path: chart.path } };
+    const { repository = '', name = '', version = '' } = chart;
+    if (/:\/\/|\.git($|[?/])|[?&]path=/.test(name)) {
+      throw new RenderError(`${source}: chart.name: git chart URLs are not supported; put the chart below the server's chart root (FERRY_CHART_ROOT) and name it with chart.path`);
+    }
+    if (!CHART_NAME.test(name)) throw new RenderError(`${source}: chart.name: "${name}" is not a chart name (letters, digits, ".", "_", "-")`);
+    if (!CHART_VERSION.test(version)) throw new RenderError(`${source}: chart.version: "${version}" is not an exact version such as 1.4.2`);
+    if (!REPOSITORY.test(repository)) throw new RenderError(`${source}: chart.repository: "${repository}" must be an http(s):// or oci:// URL`);
+    const key = createHash('sha256').update(`${repository}\0${name}\0${version}`).digest('hex').slice(0, 16);
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = this.fetch(key, repository, name, version, source).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return { dir: await p, ref: { repository, name, version } };
+  }
+
+  private async local(chartPath: string, source: string): Promise<string> {
+    const root = this.opts.localRoot;
+    if (!root) throw new RenderError(`${source}: chart.path: local charts need the server's chart root (FERRY_CHART_ROOT), which is not set`);
+    let rel: string;
+    try {
+      rel = safeRelativePath(chartPath.replace(/^\.\//, '').replace(/\/+$/, ''), 'chart.path');
+    } catch (err) {
+      if (err instanceof InvalidNameError) throw new RenderError(`${source}: ${err.message}`);
+      throw err;
+    }
+    const rootReal = await fs.realpath(root);
+    let real: string;
+    try {
+      real = await fs.realpath(path.join(rootReal, rel));
+    } catch {
+      throw new RenderError(`${source}: chart.path: no chart "${chartPath}" below the chart root`);
+    }
+    // A symlink inside the root must not lead out of it.
+    if (real !== rootReal && !real.startsWith(rootReal + path.sep)) throw new RenderError(`${source}: chart.path: "${chartPath}" leads outside the chart root`);
+    const stat = await fs.stat(path.join(real, 'Chart.yaml')).catch(() => null);
+    if (!stat?.isFile()) throw new RenderError(`${source}: chart.path: "${chartPath}" is not a chart (no Chart.yaml)`);
+    return real;
+  }
+
+  private async fetch(key: string, repository: string, name: string, version: string, source: string): Promise<string> {
+    const final = path.join(this.opts.cacheDir, key);
+    const existing = await this.chartIn(final);
+    if (existing) return existing;
+    if (!this.opts.helm) throw new RenderError(`${source}: chart: helm is not available on this server (set HELM_BIN or run npm run tools)`);
+    await fs.mkdir(this.opts.cacheDir, { recursive: true });
+    const tmp = path.join(this.opts.cacheDir, `.tmp-${key}-${randomBytes(4).toString('hex')}`);
+    await fs.mkdir(tmp);
+    try {
+      const oci = repository.startsWith('oci://');
+      const args = oci
+        ? ['pull', `${repository.replace(/\/+$/, '')}/${name}`, '--version', version, '--untar', '--untardir', tmp]
+        : ['pull', name, '--repo', repository, '--version', version, '--untar', '--untardir', tmp];
+      this.fetches += 1;
+      try {
+        await runTool(this.opts.helm, args, { env: this.helmEnv(), timeoutMs: 120_000 });
+      } catch (err) {
+        const msg = cleanToolMessage((err as Error).message, tmp);
+        if (/not found|no chart|404|invalid chart|no such/i.test(msg)) throw new RenderError(`${source}: chart ${name} ${version} from ${repository}: ${msg}`);
+        throw new RenderUnavailableError(`fetching chart ${name} ${version} from ${repository}: ${msg}`);
+      }
+      await fs.rm(path.join(tmp, `${name}-${version}.tgz`), { recursive: true, force: true });
+      await fs.writeFile(path.join(tmp, '.ferry-complete'), `${repository}\n${name}\n${version}\n`);
+      try {
+        await fs.rename(tmp, final);
+      } catch (err) {
+        // Another process cached the same chart first: theirs is as good as ours.
+        if (!(await this.chartIn(final))) throw err;
+      }
+      const dir = await this.chartIn(final);
+      if (!dir) throw new RenderError(`${source}: chart ${name} ${version} from ${repository} holds no chart directory`);
+      return dir;
+    } finally {
+      await fs.rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  /** The chart directory inside a complete cache entry, or null. */
+  private async chartIn(entry: string): Promise<string | null> {
+    const names = await fs.readdir(entry).catch(() => null);
+    if (!names?.includes('.ferry-complete')) return null;
+    // helm may leave more than the chart behind (an empty directory named after the archive): pick the chart.
+    const charts: string[] = [];
+    for (const n of names) if (await fs.stat(path.join(entry, n, 'Chart.yaml')).then((s) => s.isFile(), () => false)) charts.push(n);
+    return charts.length === 1 ? path.join(entry, charts[0]!) : null;
+  }
+}

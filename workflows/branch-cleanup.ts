@@ -1,0 +1,38 @@
+import * as wf from '@temporalio/workflow';
+import type { PolicyActivities } from '../activities/policy-activities';
+import type { WriterActivities } from '../activities/writer-activities';
+import type { BranchCleanupInput } from './definitions';
+
+const policy = wf.proxyActivities<PolicyActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
+});
+
+/**
+ * A branch was deleted: remove the directories of its previews (and of matching cleanup policies) from the GitOps
+ * repository, one commit per directory, through the single writer. Flux then prunes the resources.
+ */
+export async function branchCleanupWorkflow(input: BranchCleanupInput): Promise<{ removed: Array<{ dir: string; commit: string; status: string }> }> {
+  const writer = wf.proxyActivities<WriterActivities>({
+    taskQueue: input.writerTaskQueue,
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: '2 minutes',
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
+  });
+  const info = wf.workflowInfo();
+  const notBefore = new Date(info.runStartTime.getTime()).toISOString();
+  const targets = await policy.findBranchCleanups({ repository: input.repository, branch: input.branch });
+  const removed: Array<{ dir: string; commit: string; status: string }> = [];
+  for (const t of targets) {
+    const r = await writer.removeAppDirectory({
+      changeId: `cleanup:${info.runId}:${t.env}/${t.app}`,
+      env: t.env,
+      app: t.app,
+      reason: `branch "${input.branch}" of ${input.repository} was deleted: ${t.because}`,
+      requestedBy: input.requestedBy,
+      notBefore,
+    });
+    removed.push({ dir: `${t.env}/${t.app}`, commit: r.commit, status: r.status });
+  }
+  return { removed };
+}
