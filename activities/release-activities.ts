@@ -12,7 +12,8 @@ import { saveRender } from '../src/store/renders';
 
 /** Ancestry questions about the GitOps branch ("is C in the history of X?"), answered from a local clone. */
 export interface GitAncestry {
-  isAncestor(commit: string, of: string): Promise<boolean>;
+  /** `env` picks the environment's repository when environments have their own (FERRY_GITOPS_REPO_<ENV>). */
+  isAncestor(commit: string, of: string, env?: string): Promise<boolean>;
 }
 
 export interface ReleaseActivityDeps {
@@ -33,10 +34,10 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
   const { db, git, log } = deps;
 
   /** Which stored outcome settles a release at `commit`: success needs a descendant-or-equal, failure the commit itself. */
-  async function verdictFor(commit: string, outcomes: Array<{ commitSha: string; outcome: string; reason: string; message: string }>): Promise<FluxVerdict | null> {
+  async function verdictFor(commit: string, env: string | undefined, outcomes: Array<{ commitSha: string; outcome: string; reason: string; message: string }>): Promise<FluxVerdict | null> {
     for (const o of outcomes) {
       if (!TERMINAL_OUTCOMES.has(o.outcome)) continue;
-      const settles = o.outcome === 'succeeded' ? o.commitSha === commit || (await git.isAncestor(commit, o.commitSha)) : o.commitSha === commit;
+      const settles = o.outcome === 'succeeded' ? o.commitSha === commit || (await git.isAncestor(commit, o.commitSha, env)) : o.commitSha === commit;
       if (settles) return { outcome: o.outcome as FluxVerdict['outcome'], reason: o.reason, message: o.message, revision: o.commitSha };
     }
     return null;
@@ -64,8 +65,8 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
       return { files: Object.keys(rendered.files), digest: rendered.digest };
     },
 
-    async checkFluxHistory(input: { releaseId: string; commit: string; since: string }): Promise<FluxVerdict | null> {
-      return verdictFor(input.commit, await recentFluxOutcomes(db, input.since));
+    async checkFluxHistory(input: { releaseId: string; commit: string; since: string; env?: string }): Promise<FluxVerdict | null> {
+      return verdictFor(input.commit, input.env, await recentFluxOutcomes(db, input.since));
     },
 
     /** Releases an event settles: for success, those whose commit is the event's or an ancestor of it. */
@@ -78,7 +79,7 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
       for (const r of waiting) {
         const exact = r.gitopsCommit === event.commitSha;
         // Only success travels down the history: Flux applies the tip, so an error is about that revision alone.
-        const settles = exact || (event.outcome === 'succeeded' && (await git.isAncestor(r.gitopsCommit, event.commitSha)));
+        const settles = exact || (event.outcome === 'succeeded' && (await git.isAncestor(r.gitopsCommit, event.commitSha, r.env)));
         if (settles) targets.push({ releaseId: r.id, verdict });
       }
       return targets;

@@ -27,7 +27,18 @@ const EnvSchema = z.object({
   FERRY_TASK_QUEUE: z.string().default('ferry-releases'),
   FERRY_WRITER_TASK_QUEUE: z.string().default('gitops-writer'),
   FERRY_TEMPORAL_UI_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  FERRY_GIT_RETRY_FOR: DurationSchema.default('5m'),
 });
+
+/** FERRY_GITOPS_REPO_<ENV>: a repository of its own for one environment (key = env upper-cased, `-` → `_`). */
+const ENV_REPO_PREFIX = 'FERRY_GITOPS_REPO_';
+
+export function durationMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
+  if (!m) throw new ConfigError(`not a duration: ${d}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
 
 export interface FerryConfig {
   port: number;
@@ -49,6 +60,10 @@ export interface FerryConfig {
   taskQueue: string;
   writerTaskQueue: string;
   temporalUiPort?: number;
+  /** env key (upper-case, `_` for `-`) → repository, from FERRY_GITOPS_REPO_<ENV> */
+  gitopsRepoByEnv: Record<string, string>;
+  /** how long the writer keeps retrying an unreachable or rejecting remote before the activity retries */
+  gitRetryForMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -62,6 +77,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const e = parsed.data;
+  const gitopsRepoByEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(blankless)) {
+    if (!k.startsWith(ENV_REPO_PREFIX) || !v) continue;
+    const key = k.slice(ENV_REPO_PREFIX.length);
+    if (!/^[A-Z0-9][A-Z0-9_]*$/.test(key)) throw new ConfigError(`invalid configuration: ${k}: the environment part must be upper-case letters, digits and _`);
+    gitopsRepoByEnv[key] = v;
+  }
   return {
     port: e.FERRY_PORT,
     host: e.FERRY_HOST,
@@ -81,5 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     taskQueue: e.FERRY_TASK_QUEUE,
     writerTaskQueue: e.FERRY_WRITER_TASK_QUEUE,
     temporalUiPort: e.FERRY_TEMPORAL_UI_PORT,
+    gitopsRepoByEnv,
+    gitRetryForMs: durationMs(e.FERRY_GIT_RETRY_FOR),
   };
 }

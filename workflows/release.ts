@@ -109,7 +109,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
 
     await enter('reconciling', `waiting up to ${input.fluxTimeout} for Flux`);
     // Events that arrived before this release started waiting are stored; look at them first.
-    verdict ??= (await bookkeeping.checkFluxHistory({ releaseId: input.releaseId, commit: commit.commit, since: state.createdAt })) ?? undefined;
+    verdict ??= (await bookkeeping.checkFluxHistory({ releaseId: input.releaseId, commit: commit.commit, since: state.createdAt, env: input.env })) ?? undefined;
     const settled = await wf.condition(() => verdict !== undefined, input.fluxTimeout as Duration);
     if (!settled || !verdict) {
       state.fluxStatus = state.fluxStatus ?? 'no event';

@@ -3,6 +3,8 @@
 // {"event":"error",...}, {"event":"done","stats":...}. Nothing here is used in production.
 import { readFileSync } from 'node:fs';
 import { GitopsWriter, type AppChange } from '../../src/gitops/writer';
+import { createPool } from '../../src/store/db';
+import { pgWriteFence } from '../../src/store/writer-lease';
 
 export interface WriterJob {
   remote: string;
@@ -23,7 +25,12 @@ function emit(o: object): void {
 
 async function main(): Promise<void> {
   const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as WriterJob;
+  const db = job.databaseUrl ? createPool(job.databaseUrl, 2) : undefined;
   const writer = new GitopsWriter({
+    fence: db ? pgWriteFence(db) : undefined,
+    log: (msg, fields) => {
+      if (msg === 'gitops.batch.pushed') emit({ event: 'pushed', ...fields });
+    },
     remote: job.remote,
     branch: job.branch,
     cacheDir: job.cacheDir,
@@ -48,6 +55,7 @@ async function main(): Promise<void> {
   }
   await Promise.all(all);
   await writer.close();
+  await db?.end();
   emit({ event: 'done', stats: writer.stats });
 }
 
