@@ -87,7 +87,8 @@ async function runCi(root: string, remote: string, changes: AppChange[]): Promis
     .map((c, i) => `bash ${script} ${remote} ${path.join(root, `ci-w-${i}`)} ${c.dir} ${c.releaseId} ${outs[i]} &`)
     .join('\n') + '\nwait\n';
   const start = Date.now();
-  const child = spawn('bash', ['-c', launcher], { env: GIT_ENV, stdio: 'ignore' });
+  // own process group: a timeout must stop every job and its git processes, not only the launcher
+  const child = spawn('bash', ['-c', launcher], { env: GIT_ENV, stdio: 'ignore', detached: true });
   const rss = rssSampler(child.pid!);
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -95,12 +96,13 @@ async function runCi(root: string, remote: string, changes: AppChange[]): Promis
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {
-      child.kill('SIGKILL');
+      /* already gone */
     }
   }, CI_TIMEOUT_MS);
   await new Promise((r) => child.on('exit', r));
   clearTimeout(timer);
-  const wallMs = Date.now() - start;
+  if (timedOut) await new Promise((r) => setTimeout(r, 1000)); // let the killed group's files settle
+  const wallMs = Math.min(Date.now() - start, CI_TIMEOUT_MS);
   const peak = rss.stop();
   const lat: number[] = [];
   let attempts = 0;
@@ -191,7 +193,7 @@ async function main(): Promise<void> {
           const row: Result = { repo: label, n, who, ...r };
           results.push(row);
           process.stderr.write(`${JSON.stringify(row)}\n`);
-          await rm(work, { recursive: true, force: true });
+          await rm(work, { recursive: true, force: true, maxRetries: 5 });
         }
       }
     }

@@ -50,6 +50,11 @@ export function gitSync(gitDir: string, ...args: string[]): string {
 
 export async function makeHookedRemote(dir: string): Promise<HookedRemote> {
   execFileSync('git', ['init', '--bare', '--quiet', '--initial-branch=main', dir]);
+  return hookRemote(dir);
+}
+
+/** Installs the holding hooks into an existing bare repository. */
+export async function hookRemote(dir: string): Promise<HookedRemote> {
   const ctl = `${dir}.ctl`;
   await mkdir(ctl, { recursive: true });
   for (const point of ['pre', 'post'] as const) {
