@@ -16,7 +16,8 @@ import { saveRender } from '../src/store/renders';
 
 /** Ancestry questions about the GitOps branch ("is C in the history of X?"), answered from a local clone. */
 export interface GitAncestry {
-  isAncestor(commit: string, of: string): Promise<boolean>;
+  /** `env` picks the environment's repository when environments have their own (FERRY_GITOPS_REPO_<ENV>). */
+  isAncestor(commit: string, of: string, env?: string): Promise<boolean>;
 }
 
 export interface ReleaseActivityDeps {
@@ -42,18 +43,18 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
    * Flux applies the tip and skips what lies between, so a verdict about X settles X and every ancestor of X:
    * success means X's tree (with its ancestors' changes) is live; a failure to apply X leaves them unapplied too.
    */
-  async function covers(releaseCommit: string, eventCommit: string): Promise<boolean> {
-    return releaseCommit === eventCommit || (await git.isAncestor(releaseCommit, eventCommit));
+  async function covers(releaseCommit: string, eventCommit: string, env?: string): Promise<boolean> {
+    return releaseCommit === eventCommit || (await git.isAncestor(releaseCommit, eventCommit, env));
   }
 
   /** Per cluster, the first stored terminal verdict that covers `commit`, oldest first. */
-  async function verdictsFor(commit: string, outcomes: Awaited<ReturnType<typeof recentFluxOutcomes>>): Promise<FluxVerdict[]> {
+  async function verdictsFor(commit: string, env: string | undefined, outcomes: Awaited<ReturnType<typeof recentFluxOutcomes>>): Promise<FluxVerdict[]> {
     const seen = new Set<string>();
     const out: FluxVerdict[] = [];
     for (const o of outcomes) {
       const key = o.cluster ?? '';
       if (!TERMINAL_OUTCOMES.has(o.outcome) || seen.has(key)) continue;
-      if (await covers(commit, o.commitSha)) {
+      if (await covers(commit, o.commitSha, env)) {
         seen.add(key);
         out.push({ outcome: o.outcome as FluxVerdict['outcome'], reason: o.reason, message: o.message, revision: o.commitSha, cluster: o.cluster, source: 'event' });
       }
@@ -88,8 +89,8 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
     },
 
     /** Events stored before the release started waiting: one terminal verdict per cluster at most. */
-    async checkFluxHistory(input: { releaseId: string; commit: string; since: string }): Promise<FluxVerdict[]> {
-      return verdictsFor(input.commit, await recentFluxOutcomes(db, input.since));
+    async checkFluxHistory(input: { releaseId: string; commit: string; since: string; env?: string }): Promise<FluxVerdict[]> {
+      return verdictsFor(input.commit, input.env, await recentFluxOutcomes(db, input.since));
     },
 
     /** Releases an event concerns: those whose commit is the event's, or (for a final verdict) an ancestor of it. */
@@ -102,7 +103,7 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
       const targets: Array<{ releaseId: string; verdict: FluxVerdict }> = [];
       for (const r of waiting) {
         // Progress notes are about the exact revision; final verdicts travel down the history.
-        const settles = r.gitopsCommit === event.commitSha || (terminal && (await git.isAncestor(r.gitopsCommit, event.commitSha)));
+        const settles = r.gitopsCommit === event.commitSha || (terminal && (await git.isAncestor(r.gitopsCommit, event.commitSha, r.env)));
         if (settles) targets.push({ releaseId: r.id, verdict });
       }
       return targets;

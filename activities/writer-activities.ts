@@ -3,11 +3,13 @@ import type { ReleaseTrigger } from '../src/release/types';
 import type { Db } from '../src/store/db';
 import { recordGitopsCommit } from '../src/store/releases';
 import { loadRender } from '../src/store/renders';
+import { appDir } from '../src/gitops/repos';
 import { type CommitResult, ConflictError, type GitopsWriter } from '../src/gitops/writer';
 
 export interface WriterActivityDeps {
   db: Db;
-  writer: GitopsWriter;
+  /** the writer of the release's environment's repository (see src/gitops/repos.ts) */
+  writers: { forEnv(env: string): Promise<GitopsWriter> };
 }
 
 export interface CommitReleaseInput {
@@ -40,7 +42,8 @@ export function createWriterActivities(deps: WriterActivityDeps) {
     async removeAppDirectory(input: RemoveAppDirectoryInput): Promise<Pick<CommitResult, 'commit' | 'status'>> {
       const beat = setInterval(() => Context.current().heartbeat(), 10_000);
       try {
-        const result = await deps.writer.submit({
+        const writer = await deps.writers.forEnv(input.env);
+        const result = await writer.submit({
           releaseId: input.changeId,
           dir: `${input.env}/${input.app}`,
           files: {},
@@ -69,9 +72,10 @@ export function createWriterActivities(deps: WriterActivityDeps) {
       if (!render) throw ApplicationFailure.nonRetryable(`no rendered manifests stored for release ${input.releaseId}`, 'RenderMissing');
       const beat = setInterval(() => Context.current().heartbeat(), 10_000);
       try {
-        const result = await deps.writer.submit({
+        const writer = await deps.writers.forEnv(input.env);
+        const result = await writer.submit({
           releaseId: input.releaseId,
-          dir: `${input.env}/${input.app}`,
+          dir: appDir(input.env, input.app),
           files: render.files,
           title: `[${input.env}/${input.app}] release ${input.artifactId}`,
           body: `${input.trigger} release of ${input.app} to ${input.env} (source ${input.sha.slice(0, 12)}, manifests ${render.digest.slice(0, 12)})`,

@@ -6,11 +6,12 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { adminTokenAuthenticator } from '../api/auth';
 import { createApi } from '../api/app';
 import type { FerryConfig } from '../src/config';
-import { GitopsWriter } from '../src/gitops/writer';
+import { GitopsWriters } from '../src/gitops/repos';
 import { ChartStore } from '../src/render/charts';
 import { createLogger, type Logger } from '../src/log';
 import { loadReconcileConfig } from '../src/reconcile/config';
 import { createPool, type Db, migrate } from '../src/store/db';
+import { pgWriteFence } from '../src/store/writer-lease';
 import { createReleaseWorker } from '../worker/release-worker';
 import { installRuntime } from '../worker/runtime';
 import { createWriterWorker } from '../worker/writer-worker';
@@ -72,11 +73,15 @@ export async function startFerry(
     if (roles.releaseWorker || roles.writerWorker) {
       const native = await NativeConnection.connect({ address: services.temporalAddress });
       stops.push(() => native.close());
+      const layout = { defaultRemote: gitopsRepo, byEnv: config.gitopsRepoByEnv };
       if (roles.writerWorker) {
-        const writer = new GitopsWriter({ remote: gitopsRepo, branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'writer', gitopsRepo), committer: COMMITTER, log: (m, f) => log.debug(m, f as Record<string, unknown>) });
-        await writer.init();
-        stops.push(() => writer.close());
-        workers.push(await createWriterWorker({ connection: native, namespace: services.namespace, taskQueue: config.writerTaskQueue, deps: { db, writer } }));
+        // Replicas of this role serialise per repository through the PostgreSQL write lease.
+        const fence = pgWriteFence(db);
+        const retry = { maxElapsedMs: config.gitRetryForMs, initialDelayMs: 100, maxDelayMs: 5_000 };
+        const writers = new GitopsWriters(layout, (remote) => ({ branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'writer', remote), committer: COMMITTER, fence, retry, log: (m, f) => log.debug(m, f as Record<string, unknown>) }));
+        await writers.initDefault();
+        stops.push(() => writers.close());
+        workers.push(await createWriterWorker({ connection: native, namespace: services.namespace, taskQueue: config.writerTaskQueue, deps: { db, writers } }));
       }
       if (roles.releaseWorker) {
         // Missing tools only matter to environment files that use charts or patches; those releases fail saying so.
@@ -87,8 +92,8 @@ export async function startFerry(
           db, temporal, taskQueue: config.taskQueue, writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux,
           fluxTimeout: config.fluxTimeout, branchRestrictions: config.branchRestrictions, reconcile,
         };
-        const reader = new GitopsWriter({ remote: gitopsRepo, branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'reader', gitopsRepo), committer: COMMITTER });
-        await reader.init();
+        const reader = new GitopsWriters(layout, (remote) => ({ branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'reader', remote), committer: COMMITTER }));
+        await reader.initDefault();
         stops.push(() => reader.close());
         workers.push(await createReleaseWorker({
           connection: native, namespace: services.namespace, taskQueue: config.taskQueue,

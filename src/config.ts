@@ -32,7 +32,18 @@ const EnvSchema = z.object({
   FERRY_BRANCH_RESTRICTIONS: z.string().optional(),
   FERRY_MAIN_BRANCH: z.string().regex(/^[^\s]{1,255}$/).default('main'),
   FERRY_CHART_ROOT: z.string().optional(),
+  FERRY_GIT_RETRY_FOR: DurationSchema.default('5m'),
 });
+
+/** FERRY_GITOPS_REPO_<ENV>: a repository of its own for one environment (key = env upper-cased, `-` → `_`). */
+const ENV_REPO_PREFIX = 'FERRY_GITOPS_REPO_';
+
+export function durationMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
+  if (!m) throw new ConfigError(`not a duration: ${d}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
 
 export interface FerryConfig {
   port: number;
@@ -62,6 +73,10 @@ export interface FerryConfig {
   mainBranch: string;
   /** Directory that local charts (`chart.path`) must lie below; unset refuses local charts. */
   chartRoot?: string;
+  /** env key (upper-case, `_` for `-`) → repository, from FERRY_GITOPS_REPO_<ENV> */
+  gitopsRepoByEnv: Record<string, string>;
+  /** how long the writer keeps retrying an unreachable or rejecting remote before the activity retries */
+  gitRetryForMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -80,6 +95,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     branchRestrictions = parseServerRestrictions(e.FERRY_BRANCH_RESTRICTIONS);
   } catch (err) {
     throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
+  }
+  const gitopsRepoByEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(blankless)) {
+    if (!k.startsWith(ENV_REPO_PREFIX) || !v) continue;
+    const key = k.slice(ENV_REPO_PREFIX.length);
+    if (!/^[A-Z0-9][A-Z0-9_]*$/.test(key)) throw new ConfigError(`invalid configuration: ${k}: the environment part must be upper-case letters, digits and _`);
+    gitopsRepoByEnv[key] = v;
   }
   return {
     port: e.FERRY_PORT,
@@ -104,5 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     branchRestrictions,
     mainBranch: e.FERRY_MAIN_BRANCH,
     chartRoot: e.FERRY_CHART_ROOT === undefined ? undefined : path.resolve(e.FERRY_CHART_ROOT),
+    gitopsRepoByEnv,
+    gitRetryForMs: durationMs(e.FERRY_GIT_RETRY_FOR),
   };
 }

@@ -156,7 +156,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       nudge.requestReconcile({ cluster: c.name, at: now() }).catch((err) => wf.log.info('reconcile request failed', { cluster: c.name, error: String(err) }));
     }
     // Events that arrived before this release started waiting are stored; look at them first.
-    const history: FluxVerdict[] | FluxVerdict | null = await bookkeeping.checkFluxHistory({ releaseId: input.releaseId, commit: commit.commit, since: state.createdAt });
+    const history: FluxVerdict[] | FluxVerdict | null = await bookkeeping.checkFluxHistory({ releaseId: input.releaseId, commit: commit.commit, since: state.createdAt, env: input.env });
     // Histories recorded before issue 6 hold a single verdict or null here.
     for (const v of Array.isArray(history) ? history : history ? [history] : []) accept(v);
     // Polling is the source of truth where Ferry can read the cluster: it races the webhook signals, so a lost

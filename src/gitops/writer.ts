@@ -18,6 +18,7 @@ import { assertSafeDir, assertSafeFiles, dirsOverlap, pathInDir } from './paths'
 import { emptyTreeId, treeIdForFiles, type HashAlgo } from './objects';
 import { assertReleaseId, buildCommitMessage, oneLine, parseTrailerLog, TRAILER_LOG_FORMAT } from './trailers';
 import { ConflictError, GitopsUnavailableError } from './errors';
+import type { WriteFence, WriteLease } from './fence';
 
 export { ConflictError, GitopsUnavailableError } from './errors';
 
@@ -52,6 +53,11 @@ export interface GitopsWriterOptions {
   pushTimeoutMs?: number;
   retry?: { maxElapsedMs: number; initialDelayMs: number; maxDelayMs: number };
   log?: (msg: string, fields?: object) => void;
+  /**
+   * Serialises writers of the same remote+branch across processes (see fence.ts). Without it, concurrent writers
+   * are still correct (non-force push), but race and rebuild instead of taking turns.
+   */
+  fence?: WriteFence;
 }
 
 export interface GitopsWriterStats {
@@ -69,6 +75,10 @@ export interface GitopsWriterStats {
   unchanged: number;
   alreadyCommitted: number;
   conflicts: number;
+  /** write leases taken (one per batch when a fence is configured) */
+  leases: number;
+  /** leases granted after another writer held one (the branch was fetched first) */
+  leaseHandovers: number;
 }
 
 /**
@@ -138,6 +148,8 @@ export class GitopsWriter {
     unchanged: 0,
     alreadyCommitted: 0,
     conflicts: 0,
+    leases: 0,
+    leaseHandovers: 0,
   };
 
   private readonly remote: string;
@@ -148,6 +160,10 @@ export class GitopsWriter {
   private readonly retry: { maxElapsedMs: number; initialDelayMs: number; maxDelayMs: number };
   private readonly log: (msg: string, fields?: object) => void;
   private readonly trackingRef: string;
+  private readonly fence: WriteFence | undefined;
+  private readonly fenceKey: string;
+  /** token of the last lease this writer held */
+  private lastToken: bigint | null = null;
 
   private algo: HashAlgo = 'sha1';
   private initialized = false;
@@ -179,6 +195,8 @@ export class GitopsWriter {
     this.retry = { ...DEFAULT_RETRY, ...(opts.retry ?? {}) };
     this.log = opts.log ?? (() => {});
     this.trackingRef = `refs/remotes/origin/${this.branch}`;
+    this.fence = opts.fence;
+    this.fenceKey = `${this.remote}#${this.branch}`;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -391,93 +409,127 @@ export class GitopsWriter {
     let based = false; // base established and history searched
     let attempt = 0;
     let lastError: unknown = null;
+    let lease: WriteLease | null = null;
+    let othersWrote = false;
     this.log('gitops.batch.start', { size: items.length });
 
-    while (active.length > 0) {
-      try {
-        if (!based) {
-          // The base must reflect the remote as of after every change was submitted: then "a foreign commit
-          // between base and the pushed tip touched the dir" means a real concurrent edit.
-          if (active.some((p) => p.enqueuedAt > this.tipConfirmedAt)) await this.fetchTip();
-          base = this.tip;
-          if (base) await this.resolveFromHistory(active, base, null, 0);
+    try {
+      while (active.length > 0) {
+        try {
+          if (this.fence && !lease) {
+            lease = await this.fence.acquire(this.fenceKey);
+            this.stats.leases++;
+            othersWrote = this.lastToken === null || lease.token !== this.lastToken + 1n;
+            if (othersWrote && this.lastToken !== null) this.stats.leaseHandovers++;
+            this.lastToken = lease.token;
+            if (othersWrote && based) {
+              // re-acquired mid-batch: catch up with whatever the other holder pushed, as after a rejection
+              const newTip = await this.fetchTip();
+              if (newTip !== base) {
+                if (newTip) await this.resolveFromHistory(active, newTip, base, 0);
+                active = active.filter((p) => !p.done);
+                base = newTip;
+                if (active.length === 0) return;
+              }
+            }
+          }
+          if (!based) {
+            // The base must reflect the remote as of after every change was submitted: then "a foreign commit
+            // between base and the pushed tip touched the dir" means a real concurrent edit. Another replica
+            // holding the lease since our last batch has most likely moved the branch too.
+            if (othersWrote || active.some((p) => p.enqueuedAt > this.tipConfirmedAt)) await this.fetchTip();
+            base = this.tip;
+            if (base) await this.resolveFromHistory(active, base, null, 0);
+            active = active.filter((p) => !p.done);
+            for (const p of active) p.firstBase = base;
+            based = true;
+            continue;
+          }
+
+          const { unchanged, conflicts } = await this.plan(base, active);
+          for (const [p, files] of conflicts) {
+            this.stats.conflicts++;
+            this.fail(
+              p,
+              new ConflictError(
+                `release ${p.change.releaseId}: ${p.change.dir} was changed by another commit after the release was ` +
+                  `submitted (${files.join(', ')}); not overwriting it`,
+                files,
+                { releaseId: p.change.releaseId, dir: p.change.dir },
+              ),
+            );
+          }
           active = active.filter((p) => !p.done);
-          for (const p of active) p.firstBase = base;
-          based = true;
-          continue;
+          const toCommit = active.filter((p) => !unchanged.has(p));
+          if (toCommit.length === 0) {
+            const now = new Date().toISOString();
+            for (const p of active) this.settleUnchanged(p, base, now, 0);
+            return;
+          }
+
+          if (base === null && this.branchSeen) {
+            // never recreate a deleted branch from scratch: Flux would prune everything not in our commits
+            throw new Error(`remote branch ${this.branch} disappeared; refusing to recreate it`);
+          }
+          const shas = await this.buildCommits(base, toCommit);
+          toCommit.forEach((p, i) => (p.builtSha = shas[i]));
+          const last = shas[shas.length - 1]!;
+          if (lease) {
+            try {
+              await lease.check();
+            } catch (e) {
+              const lost = lease;
+              lease = null;
+              await lost.release().catch(() => undefined);
+              throw e;
+            }
+          }
+          const pushError = await this.push(last);
+          if (!pushError) {
+            const pushedAt = new Date().toISOString();
+            for (const p of toCommit) this.settleCommitted(p, pushedAt, toCommit.length);
+            for (const p of active) if (!p.done) this.settleUnchanged(p, last, pushedAt, toCommit.length);
+            this.log('gitops.batch.pushed', { commits: toCommit.length, tip: last, attempts: attempt + 1, token: lease ? String(lease.token) : undefined });
+            return;
+          }
+
+          lastError = pushError;
+          const newTip = await this.fetchTip();
+          if (newTip !== base) {
+            // Someone else pushed (or our push landed although it reported failure). Our releases may be in the
+            // new commits; everything else is rebuilt on the new tip.
+            this.stats.rejections++;
+            this.log('gitops.push.rejected', { base, newTip, pending: active.length });
+            // a push that reported failure may still have landed (e.g. timeout after the remote updated the ref)
+            if (newTip && (await this.resolveFromHistory(active, newTip, base, toCommit.length)) > 0) this.stats.pushes++;
+            active = active.filter((p) => !p.done);
+            base = newTip;
+            if (active.length === 0) return;
+          } else {
+            this.log('gitops.push.failed', { error: String(pushError), attempt: attempt + 1 });
+          }
+        } catch (e) {
+          lastError = e;
+          this.log('gitops.batch.error', { error: String(e), attempt: attempt + 1 });
         }
 
-        const { unchanged, conflicts } = await this.plan(base, active);
-        for (const [p, files] of conflicts) {
-          this.stats.conflicts++;
-          this.fail(
-            p,
-            new ConflictError(
-              `release ${p.change.releaseId}: ${p.change.dir} was changed by another commit after the release was ` +
-                `submitted (${files.join(', ')}); not overwriting it`,
-              files,
-              { releaseId: p.change.releaseId, dir: p.change.dir },
-            ),
+        attempt++;
+        const delay = this.backoff(attempt);
+        const elapsed = Date.now() - started;
+        if (elapsed + delay > this.retry.maxElapsedMs) {
+          const reason = lastError instanceof Error ? lastError.message : String(lastError ?? 'remote branch kept moving');
+          const err = new GitopsUnavailableError(
+            `could not write to ${this.remote} (branch ${this.branch}) within ${this.retry.maxElapsedMs} ms after ` +
+              `${attempt} attempts: ${reason}`,
+            { attempts: attempt, elapsedMs: elapsed, cause: lastError ?? undefined },
           );
-        }
-        active = active.filter((p) => !p.done);
-        const toCommit = active.filter((p) => !unchanged.has(p));
-        if (toCommit.length === 0) {
-          const now = new Date().toISOString();
-          for (const p of active) this.settleUnchanged(p, base, now, 0);
+          for (const p of active) this.fail(p, err);
           return;
         }
-
-        if (base === null && this.branchSeen) {
-          // never recreate a deleted branch from scratch: Flux would prune everything not in our commits
-          throw new Error(`remote branch ${this.branch} disappeared; refusing to recreate it`);
-        }
-        const shas = await this.buildCommits(base, toCommit);
-        toCommit.forEach((p, i) => (p.builtSha = shas[i]));
-        const last = shas[shas.length - 1]!;
-        const pushError = await this.push(last);
-        if (!pushError) {
-          const pushedAt = new Date().toISOString();
-          for (const p of toCommit) this.settleCommitted(p, pushedAt, toCommit.length);
-          for (const p of active) if (!p.done) this.settleUnchanged(p, last, pushedAt, toCommit.length);
-          this.log('gitops.batch.pushed', { commits: toCommit.length, tip: last, attempts: attempt + 1 });
-          return;
-        }
-
-        lastError = pushError;
-        const newTip = await this.fetchTip();
-        if (newTip !== base) {
-          // Someone else pushed (or our push landed although it reported failure). Our releases may be in the
-          // new commits; everything else is rebuilt on the new tip.
-          this.stats.rejections++;
-          this.log('gitops.push.rejected', { base, newTip, pending: active.length });
-          // a push that reported failure may still have landed (e.g. timeout after the remote updated the ref)
-          if (newTip && (await this.resolveFromHistory(active, newTip, base, toCommit.length)) > 0) this.stats.pushes++;
-          active = active.filter((p) => !p.done);
-          base = newTip;
-          if (active.length === 0) return;
-        } else {
-          this.log('gitops.push.failed', { error: String(pushError), attempt: attempt + 1 });
-        }
-      } catch (e) {
-        lastError = e;
-        this.log('gitops.batch.error', { error: String(e), attempt: attempt + 1 });
+        await sleep(delay);
       }
-
-      attempt++;
-      const delay = this.backoff(attempt);
-      const elapsed = Date.now() - started;
-      if (elapsed + delay > this.retry.maxElapsedMs) {
-        const reason = lastError instanceof Error ? lastError.message : String(lastError ?? 'remote branch kept moving');
-        const err = new GitopsUnavailableError(
-          `could not write to ${this.remote} (branch ${this.branch}) within ${this.retry.maxElapsedMs} ms after ` +
-            `${attempt} attempts: ${reason}`,
-          { attempts: attempt, elapsedMs: elapsed, cause: lastError ?? undefined },
-        );
-        for (const p of active) this.fail(p, err);
-        return;
-      }
-      await sleep(delay);
+    } finally {
+      if (lease) await lease.release().catch((e) => this.log('gitops.lease.releaseFailed', { error: String(e) }));
     }
   }
 

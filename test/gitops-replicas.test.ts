@@ -1,0 +1,123 @@
+/**
+ * Many writer replicas on one repository+branch: separate processes, serialised by the PostgreSQL write lease
+ * (advisory lock + growing fencing token), with the non-force push as the final guard.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { AppChange } from '../src/gitops/writer';
+import { createTestDatabase, startPostgres } from '../server/postgres';
+import { createPool, type Db, migrate } from '../src/store/db';
+import { pgWriteFence } from '../src/store/writer-lease';
+import { gitSync, makeHookedRemote, pushForeign, releaseCounts, spawnWriter } from './support/git-remote';
+
+let root: string;
+let databaseUrl: string;
+let db: Db;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+before(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'ferry-replicas-'));
+  const admin = process.env.FERRY_TEST_DATABASE_URL;
+  if (admin) {
+    const t = await createTestDatabase(admin);
+    cleanups.push(t.drop);
+    databaseUrl = t.url;
+  } else {
+    const pg = await startPostgres({ dataDir: path.join(root, 'pg') });
+    cleanups.push(pg.stop);
+    databaseUrl = pg.url;
+  }
+  db = createPool(databaseUrl);
+  await migrate(db);
+});
+after(async () => {
+  await db?.end();
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('write lease', () => {
+  test('a second holder waits; tokens grow by one; a lease whose session died is reported lost', async () => {
+    const fence = pgWriteFence(db, 'test');
+    const a = await fence.acquire('repo-a#main');
+    let bGranted = false;
+    const bP = fence.acquire('repo-a#main').then((l) => ((bGranted = true), l));
+    const other = await fence.acquire('repo-b#main'); // other keys are independent
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(bGranted, false, 'second holder of the same key waits');
+    await a.check();
+    await a.release();
+    const b = await bP;
+    assert.equal(b.token, a.token + 1n);
+    await other.release();
+
+    // the session holding b dies (a crashed process, a dropped connection): check() must not pass
+    const pid = (await db.query<{ pid: number; query: string }>(
+      `SELECT pid, query FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%gitops_write_leases%' AND pid <> pg_backend_pid()`,
+    )).rows.map((r) => r.pid);
+    for (const p of pid) await db.query('SELECT pg_terminate_backend($1)', [p]);
+    await assert.rejects(b.check());
+    await b.release();
+    const c = await fence.acquire('repo-a#main');
+    assert.equal(c.token, b.token + 1n);
+    await c.release();
+  });
+});
+
+describe('two writer processes on one repo', () => {
+  test('50 concurrent releases from two replicas while a human pushes: 50 commits, each once, linear, foreign kept, pushes ordered by token', async () => {
+    const remote = await makeHookedRemote(path.join(root, 'remote.git'));
+    const seed = await pushForeign(remote, path.join(root, 'human'), { 'README.md': 'gitops\n' }, 'seed');
+    const notBefore = new Date().toISOString();
+    const all: AppChange[] = Array.from({ length: 50 }, (_, i) => ({
+      releaseId: `rel-${i}`,
+      dir: `production/app${i % 20}`, // several releases per app: per-directory order matters
+      files: { 'deploy.yaml': `image: app${i % 20}:${i}\n` },
+      title: `release ${i}`,
+      trailers: { 'Ferry-App': `app${i % 20}` },
+      notBefore,
+    }));
+    const jobs = [0, 1].map((r) => ({
+      remote: remote.dir,
+      branch: 'main',
+      cacheDir: path.join(root, `cache-${r}`),
+      // same-app releases go to the same replica (as a per-app ordered release flow would); apps interleave
+      changes: all.filter((c) => (Number(c.trailers['Ferry-App']!.slice(3)) % 2) === r),
+      waves: 5,
+      gapMs: 40,
+      databaseUrl,
+    }));
+    const replicas = await Promise.all(jobs.map((j, i) => spawnWriter(j, path.join(root, `job-${i}.json`))));
+    const foreign: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      foreign.push(await pushForeign(remote, path.join(root, 'human'), { [`docs/note-${i}.md`]: `${i}\n` }, `human note ${i}`));
+    }
+    const done = await Promise.all(replicas.map((r) => r.waitFor((e) => e.event === 'done', 90_000)));
+    for (const r of replicas) {
+      const errors = r.events.filter((e) => e.event === 'error');
+      assert.deepEqual(errors, []);
+    }
+
+    const counts = releaseCounts(remote.dir);
+    for (const c of all) assert.equal(counts.get(c.releaseId), 1, `${c.releaseId} once`);
+    assert.equal(gitSync(remote.dir, 'rev-list', '--merges', 'main'), '');
+    for (const sha of [seed, ...foreign]) gitSync(remote.dir, 'merge-base', '--is-ancestor', sha, 'main');
+    assert.equal(gitSync(remote.dir, 'rev-list', '--count', 'main'), String(50 + 6));
+    // last release per app wins
+    for (let a = 0; a < 20; a++) {
+      const last = Math.max(...all.map((_, i) => i).filter((i) => i % 20 === a));
+      assert.equal(gitSync(remote.dir, 'show', `main:production/app${a}/deploy.yaml`), `image: app${a}:${last}`);
+    }
+    // the pushes of both processes, ordered by fencing token, follow each other in the history
+    const pushes = replicas.flatMap((r) => r.events.filter((e) => e.event === 'pushed')).sort((x, y) => Number(BigInt(x.token) - BigInt(y.token)));
+    for (let i = 1; i < pushes.length; i++) {
+      gitSync(remote.dir, 'merge-base', '--is-ancestor', pushes[i - 1].tip, pushes[i].tip);
+    }
+    const stats = done.map((d) => d.stats);
+    assert.ok(stats.every((s) => s.leases > 0 && s.commits > 0), JSON.stringify(stats));
+    assert.equal(stats[0].commits + stats[1].commits, 50);
+  });
+});
