@@ -20,6 +20,8 @@ export interface ReleaseActivityDeps {
   git: GitAncestry;
   log: Logger;
   notifyWebhookUrl?: string;
+  /** false refuses manifests with cluster-scoped kinds such as Namespace or ClusterRole (FERRY_ALLOW_CLUSTER_SCOPED). */
+  allowClusterScoped?: boolean;
 }
 
 const TERMINAL_OUTCOMES = new Set(['succeeded', 'failed', 'unhealthy']);
@@ -56,7 +58,7 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
       if (!envFile.success) throw contentError(`environment file ${input.env}/${input.app}: ${envFile.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       let rendered;
       try {
-        rendered = renderEnvironment(stored.artifact, envFile.data);
+        rendered = renderEnvironment(stored.artifact, envFile.data, { allowClusterScoped: deps.allowClusterScoped });
       } catch (err) {
         throw contentError((err as Error).message);
       }

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../src/log';
+import type { FerryMetrics } from '../src/metrics';
 import type { Db } from '../src/store/db';
 import type { Authenticator } from './auth';
 
@@ -15,4 +16,9 @@ export interface ApiContext {
   fluxTimeout: string;
   fluxWebhookSecret?: string;
   maxBody: string;
+  /** Process metrics (issue 8): HTTP counters are recorded when set. */
+  metrics?: FerryMetrics;
+  /** The GitOps remote, probed by /readyz. */
+  gitopsRepo?: string;
+  temporalMetricsAddress?: string;
 }

@@ -1,17 +1,22 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Express } from 'express';
 import { adminTokenAuthenticator } from '../api/auth';
 import { createApi } from '../api/app';
-import type { FerryConfig } from '../src/config';
+import { durationMs, type FerryConfig } from '../src/config';
 import { GitopsWriter } from '../src/gitops/writer';
 import { createLogger, type Logger } from '../src/log';
+import { createMetrics, type FerryMetrics } from '../src/metrics';
 import { createPool, type Db, migrate } from '../src/store/db';
 import { createReleaseWorker } from '../worker/release-worker';
 import { installRuntime } from '../worker/runtime';
 import { createWriterWorker } from '../worker/writer-worker';
 import { cloneDir, ensureDefaultRepo } from './gitops-repo';
+import { startOpsServer } from './ops-server';
+import { drainServer } from './shutdown';
 
 export interface FerryServices {
   databaseUrl: string;
@@ -31,6 +36,9 @@ export interface FerryHandle {
   gitopsRepo: string;
   db: Db;
   temporal: Client;
+  metrics: FerryMetrics;
+  /** Set when a worker-only process serves /healthz, /readyz and /metrics (FERRY_METRICS_PORT). */
+  opsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -45,9 +53,15 @@ export async function startFerry(
   services: FerryServices,
   opts: { adminToken: string; roles?: FerryRoles; log?: Logger } ,
 ): Promise<FerryHandle> {
-  const roles = { api: true, releaseWorker: true, writerWorker: true, ...opts.roles };
+  const fromConfig = config.roles ?? ['api', 'release-worker', 'writer'];
+  const roles = {
+    api: fromConfig.includes('api'), releaseWorker: fromConfig.includes('release-worker'), writerWorker: fromConfig.includes('writer'),
+    ...opts.roles,
+  };
   const log = opts.log ?? createLogger();
-  installRuntime();
+  const grace = (config.shutdownGrace ?? '20s') as Duration;
+  const metrics = createMetrics();
+  installRuntime('WARN', config.temporalMetricsAddress);
   const stops: Array<() => Promise<unknown>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((err) => log.warn('shutdown step failed', { error: String(err) }));
@@ -56,6 +70,7 @@ export async function startFerry(
     const db = createPool(services.databaseUrl);
     stops.push(() => db.end());
     await migrate(db);
+    metrics.watchReleases(async () => (await db.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM releases GROUP BY status')).rows);
 
     const gitopsRepo = config.gitopsRepo ?? (await ensureDefaultRepo(config.dataDir, config.gitopsBranch));
     const connection = await Connection.connect({ address: services.temporalAddress });
@@ -70,7 +85,8 @@ export async function startFerry(
         const writer = new GitopsWriter({ remote: gitopsRepo, branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'writer', gitopsRepo), committer: COMMITTER, log: (m, f) => log.debug(m, f as Record<string, unknown>) });
         await writer.init();
         stops.push(() => writer.close());
-        workers.push(await createWriterWorker({ connection: native, namespace: services.namespace, taskQueue: config.writerTaskQueue, deps: { db, writer } }));
+        metrics.watchWriter(writer.stats);
+        workers.push(await createWriterWorker({ connection: native, namespace: services.namespace, taskQueue: config.writerTaskQueue, deps: { db, writer }, metrics, shutdownGraceTime: grace }));
       }
       if (roles.releaseWorker) {
         const reader = new GitopsWriter({ remote: gitopsRepo, branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'reader', gitopsRepo), committer: COMMITTER });
@@ -78,36 +94,54 @@ export async function startFerry(
         stops.push(() => reader.close());
         workers.push(await createReleaseWorker({
           connection: native, namespace: services.namespace, taskQueue: config.taskQueue,
-          deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl },
+          deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, allowClusterScoped: config.allowClusterScoped },
+          metrics, shutdownGraceTime: grace,
         }));
       }
     }
     const running = workers.map((w) => w.run());
-    // Workers are shut down before their connection closes (stops run in reverse order).
-    stops.push(async () => {
+    running.forEach((p) => p.catch((err) => log.error('worker stopped with an error', { error: String(err) })));
+    // Workers stop polling at once and get the grace time to finish running activities (the SDK then cancels
+    // them, and Temporal retries them elsewhere); the workers' stop runs before their connection closes.
+    const stopWorkers = async () => {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.allSettled(running);
-    });
-    running.forEach((p) => p.catch((err) => log.error('worker stopped with an error', { error: String(err) })));
+    };
 
+    const authenticate = adminTokenAuthenticator(opts.adminToken);
+    const health = { db, temporal, gitopsRepo, metrics, temporalMetricsAddress: config.temporalMetricsAddress, authenticate };
     let url: string | undefined;
+    let server: Server | undefined;
     if (roles.api) {
       const app = createApi({
-        db, temporal, log, authenticate: adminTokenAuthenticator(opts.adminToken), taskQueue: config.taskQueue,
+        db, temporal, log, authenticate, taskQueue: config.taskQueue,
         writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux, fluxTimeout: config.fluxTimeout,
         fluxWebhookSecret: config.fluxWebhookSecret, maxBody: config.maxBody,
+        metrics, gitopsRepo, temporalMetricsAddress: config.temporalMetricsAddress,
       });
-      const server: Server = await new Promise((resolve, reject) => {
-        const s = app.listen(config.port, config.host, () => resolve(s));
-        s.once('error', reject);
-      });
-      stops.push(() => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }));
+      server = await listen(app, config.port, config.host);
       const addr = server.address() as AddressInfo;
       url = `http://${addr.address}:${addr.port}`;
     }
-    return { url, adminToken: opts.adminToken, gitopsRepo, db, temporal, stop: stopAll };
+    let opsUrl: string | undefined;
+    if (!roles.api && config.metricsPort !== undefined) {
+      server = await startOpsServer(health, config.metricsPort, config.host);
+      const addr = server.address() as AddressInfo;
+      opsUrl = `http://${addr.address}:${addr.port}`;
+    }
+    const api = server;
+    // The API drains (no new connections, requests in flight may finish) while the workers wind down.
+    stops.push(() => Promise.all([api ? drainServer(api, durationMs(String(grace))) : undefined, stopWorkers()]));
+    return { url, opsUrl, adminToken: opts.adminToken, gitopsRepo, db, temporal, metrics, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
   }
+}
+
+export function listen(app: Express, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const s = app.listen(port, host, () => resolve(s));
+    s.once('error', reject);
+  });
 }

@@ -40,7 +40,7 @@ const CLUSTER_SCOPED = new Set([
  * Renders one app's environment file into the files of `<env>/<app>/`. Deterministic: the same artifact and
  * environment file always give byte-identical files, so re-releasing an unchanged artifact commits nothing.
  */
-export function renderEnvironment(artifact: Artifact, envFile: EnvironmentFile): RenderedRelease {
+export function renderEnvironment(artifact: Artifact, envFile: EnvironmentFile, opts: { allowClusterScoped?: boolean } = {}): RenderedRelease {
   const vars = releaseVariables(artifact, envFile);
   const source = `environment file ${envFile.env}/${envFile.app}`;
   const text = renderTemplate(envFile.manifests ?? '', vars, { file: `${source} (manifests)` });
@@ -48,6 +48,10 @@ export function renderEnvironment(artifact: Artifact, envFile: EnvironmentFile):
   if (docs.length === 0) throw new RenderError(`${source}: manifests: no Kubernetes resources to release`);
   for (const doc of docs) {
     const meta = (doc as { kind: string; metadata: Record<string, unknown> }).metadata;
+    const kind = (doc as { kind: string }).kind;
+    if (opts.allowClusterScoped === false && CLUSTER_SCOPED.has(kind)) {
+      throw new RenderError(`${source}: manifests: ${kind} "${String(meta.name)}" is cluster-scoped, which this Ferry does not release (FERRY_ALLOW_CLUSTER_SCOPED=false)`);
+    }
     if (!CLUSTER_SCOPED.has((doc as { kind: string }).kind) && meta.namespace === undefined) meta.namespace = envFile.namespace;
   }
   const files = manifestFiles(docs);
