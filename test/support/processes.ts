@@ -91,6 +91,7 @@ export class Cluster {
   async spawn(name: string, roles: Role[], env: Record<string, string> = {}): Promise<FerryProcess> {
     const earlier = this.procs.get(name);
     const lines = earlier?.lines ?? [];
+    const from = lines.length;
     const dataDir = path.join(this.dir, `data-${name}`);
     const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
       cwd: REPO_ROOT,
@@ -122,9 +123,9 @@ export class Cluster {
     const proc: FerryProcess = { name, child, lines, exited };
     this.procs.set(name, proc);
     const deadline = Date.now() + 90_000;
-    while (!lines.some((l, i) => i >= (earlier?.lines.length ?? 0) && l.includes('"msg":"ferry ready"'))) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited during start:\n${lines.slice(-30).join('\n')}`);
-      if (Date.now() > deadline) throw new Error(`${name} not ready after 90s:\n${lines.slice(-30).join('\n')}`);
+    while (!lines.slice(from).some((l) => l.includes('"msg":"ferry ready"'))) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited during start (${child.exitCode ?? child.signalCode}):\n${lines.slice(from).slice(-30).join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`${name} not ready after 90s:\n${lines.slice(from).slice(-30).join('\n')}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     return proc;
