@@ -122,10 +122,10 @@ export class Cluster {
     );
     const proc: FerryProcess = { name, child, lines, exited };
     this.procs.set(name, proc);
-    const deadline = Date.now() + 90_000;
+    const deadline = Date.now() + 180_000;
     while (!lines.slice(from).some((l) => l.includes('"msg":"ferry ready"'))) {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited during start (${child.exitCode ?? child.signalCode}):\n${lines.slice(from).slice(-30).join('\n')}`);
-      if (Date.now() > deadline) throw new Error(`${name} not ready after 90s:\n${lines.slice(from).slice(-30).join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`${name} not ready after 180s:\n${lines.slice(from).slice(-30).join('\n')}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     return proc;
