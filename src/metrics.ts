@@ -18,7 +18,7 @@ export interface FerryMetrics {
 
 export function createMetrics(): FerryMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'ferry_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'ferry_' });
   const httpRequests = new Counter({
     name: 'ferry_http_requests_total', help: 'HTTP requests answered, by route pattern and status',
     labelNames: ['method', 'route', 'status'] as const, registers: [registry],

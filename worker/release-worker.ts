@@ -1,8 +1,9 @@
+import { Context } from '@temporalio/activity';
 import type { Duration } from '@temporalio/common';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createReleaseActivities, type ReleaseActivityDeps } from '../activities/release-activities';
 import type { FerryMetrics } from '../src/metrics';
-import { FINAL_STATUSES, type ReleaseState } from '../src/release/types';
+import type { ReleaseState } from '../src/release/types';
 import { workflowBundle } from './runtime';
 
 /** Runs release and Flux-event workflows and every activity except the GitOps write. */
@@ -17,14 +18,15 @@ export async function createReleaseWorker(opts: {
   const activities = createReleaseActivities(opts.deps);
   const metrics = opts.metrics;
   if (metrics) {
-    const recordState = activities.recordState;
-    // The final state is recorded once per release (a retry after a lost answer may count it twice: rare, harmless).
-    activities.recordState = async (state: ReleaseState) => {
-      await recordState(state);
-      if (FINAL_STATUSES.has(state.status)) {
+    const notifyRelease = activities.notifyRelease;
+    // Every release ends with exactly one notification (also when `committed` is its end, FERRY_AWAIT_FLUX=false);
+    // observed before sending, so a failing webhook does not hide it, and only on the first attempt.
+    activities.notifyRelease = async (state: ReleaseState) => {
+      if (Context.current().info.attempt === 1) {
         const seconds = (Date.parse(state.updatedAt) - Date.parse(state.createdAt)) / 1000;
         if (Number.isFinite(seconds) && seconds >= 0) metrics.releaseDuration.observe({ status: state.status }, seconds);
       }
+      return notifyRelease(state);
     };
   }
   return Worker.create({

@@ -4,13 +4,14 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { makeArtifact } from '../support/stack';
 import { Cluster } from '../support/processes';
+import { getFreePort } from '../../server/tools';
 
 let cluster: Cluster;
 before(async () => {
   cluster = await Cluster.start();
   await Promise.all([
     cluster.spawn('api', ['api']),
-    cluster.spawn('worker', ['release-worker']),
+    getFreePort().then((port) => cluster.spawn('worker', ['release-worker'], { FERRY_METRICS_PORT: '0', FERRY_TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${port}` })),
     cluster.spawn('writer', ['writer'], { FERRY_METRICS_PORT: '0' }),
   ]);
 });
@@ -46,6 +47,13 @@ test('a release runs through three processes; probes and metrics answer', async 
   assert.match(text, /ferry_git_commits_total 1/);
   assert.match(text, /ferry_git_commit_latency_seconds_count\{status="committed"\} 1/);
   assert.equal((await fetch(`${writerUrl}/readyz`)).status, 200);
+  assert.equal((await fetch(`${writerUrl}/metrics`)).status, 401);
+
+  // The release worker appends the Temporal SDK's runtime metrics (served on loopback) to its own.
+  const workerUrl = JSON.parse(cluster.procs.get('worker')!.lines.find((l) => l.includes('"msg":"ferry ready"'))!).opsUrl as string;
+  const workerMetrics = await (await fetch(`${workerUrl}/metrics`, { headers: { authorization: 'Bearer test-admin-token-0123456789' } })).text();
+  assert.match(workerMetrics, /ferry_release_duration_seconds_count\{status="committed"\} 1/);
+  assert.match(workerMetrics, /^temporal_\w+/m);
 });
 
 test('SIGTERM: every process drains and exits 0', async () => {
