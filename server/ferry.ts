@@ -142,6 +142,10 @@ export async function startFerry(
 export function listen(app: Express, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const s = app.listen(port, host, () => resolve(s));
+    // Longer than common load-balancer and client idle timeouts (60 s): a server closing a kept-alive socket just as
+    // a client reuses it makes that request fail ("socket hang up"). Shutdown closes idle sockets itself.
+    s.keepAliveTimeout = 65_000;
+    s.headersTimeout = 66_000;
     s.once('error', reject);
   });
 }
