@@ -27,6 +27,8 @@ export interface ReleaseActivityDeps {
   notifyWebhookUrl?: string;
   /** Chart rendering and patching; without it only raw manifests render. */
   render?: { helm?: string; kustomize?: string; charts?: ChartStore };
+  /** false refuses manifests with cluster-scoped kinds such as Namespace or ClusterRole (FERRY_ALLOW_CLUSTER_SCOPED). */
+  allowClusterScoped?: boolean;
 }
 
 const TERMINAL_OUTCOMES = new Set(['succeeded', 'failed', 'unhealthy']);
@@ -79,7 +81,7 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
       const envVars = await getEnvironmentVars(db, input.env);
       let rendered;
       try {
-        rendered = await renderEnvironment(stored.artifact, envFile.data, { ...deps.render, app: input.app, envVars });
+        rendered = await renderEnvironment(stored.artifact, envFile.data, { ...deps.render, app: input.app, envVars, allowClusterScoped: deps.allowClusterScoped });
       } catch (err) {
         if (err instanceof RenderUnavailableError) throw err;
         throw contentError((err as Error).message);

@@ -6,12 +6,14 @@ import { artifactRoutes } from './routes/artifacts';
 import { fluxRoutes } from './routes/flux';
 import { healthRoutes } from './routes/health';
 import { policyRoutes } from './routes/policies';
+import { httpMetrics } from './metrics';
 import { releaseRoutes } from './routes/releases';
 
 export function createApi(ctx: ApiContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  if (ctx.metrics) app.use(httpMetrics(ctx.metrics));
   app.use(healthRoutes(ctx));
   // Signed by Flux's HMAC instead of a bearer token; mounted before the JSON parser because it needs raw bytes.
   app.use('/api', fluxRoutes(ctx));

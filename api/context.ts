@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from '../src/log';
 import type { Policy } from '../src/policy/policies';
 import type { ReconcileConfig } from '../src/reconcile/config';
+import type { FerryMetrics } from '../src/metrics';
 import type { Db } from '../src/store/db';
 import type { Authenticator } from './auth';
 
@@ -23,4 +24,9 @@ export interface ApiContext {
   branchRestrictions: Policy[];
   /** The branch that never gets preview environments (FERRY_MAIN_BRANCH). */
   mainBranch: string;
+  /** Process metrics (issue 8): HTTP counters are recorded when set. */
+  metrics?: FerryMetrics;
+  /** The GitOps remote, probed by /readyz. */
+  gitopsRepo?: string;
+  temporalMetricsAddress?: string;
 }

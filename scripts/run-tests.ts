@@ -17,7 +17,9 @@ async function testFiles(root: string): Promise<string[]> {
 async function main(): Promise<number> {
   const root = path.resolve(__dirname, '..');
   const only = process.argv.slice(2);
-  const files = only.length ? only.map((f) => path.resolve(f)) : await testFiles(path.join(root, 'test'));
+  const files = only.length
+    ? (await Promise.all(only.map(async (f) => ((await fs.stat(f)).isDirectory() ? testFiles(path.resolve(f)) : [path.resolve(f)])))).flat()
+    : await testFiles(path.join(root, 'test'));
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-test-pg-'));
   const pg = await startPostgres({ databaseUrl: process.env.DATABASE_URL, dataDir });
   try {

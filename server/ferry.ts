@@ -2,14 +2,17 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Express } from 'express';
 import { adminTokenAuthenticator } from '../api/auth';
 import { createApi } from '../api/app';
-import type { FerryConfig } from '../src/config';
+import { durationMs, type FerryConfig } from '../src/config';
 import { GitopsWriters } from '../src/gitops/repos';
-import { ChartStore } from '../src/render/charts';
 import { createLogger, type Logger } from '../src/log';
+import { createMetrics, type FerryMetrics } from '../src/metrics';
 import { loadReconcileConfig } from '../src/reconcile/config';
+import { ChartStore } from '../src/render/charts';
 import { createPool, type Db, migrate } from '../src/store/db';
 import { pgWriteFence } from '../src/store/writer-lease';
 import { createReleaseWorker } from '../worker/release-worker';
@@ -17,6 +20,8 @@ import { installRuntime } from '../worker/runtime';
 import { createWriterWorker } from '../worker/writer-worker';
 import { cloneDir, ensureDefaultRepo } from './gitops-repo';
 import { resolveHelmBinary, resolveKustomizeBinary } from './tools';
+import { startOpsServer } from './ops-server';
+import { drainServer } from './shutdown';
 
 export interface FerryServices {
   databaseUrl: string;
@@ -36,6 +41,9 @@ export interface FerryHandle {
   gitopsRepo: string;
   db: Db;
   temporal: Client;
+  metrics: FerryMetrics;
+  /** Set when a worker-only process serves /healthz, /readyz and /metrics (FERRY_METRICS_PORT). */
+  opsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -50,9 +58,15 @@ export async function startFerry(
   services: FerryServices,
   opts: { adminToken: string; roles?: FerryRoles; log?: Logger } ,
 ): Promise<FerryHandle> {
-  const roles = { api: true, releaseWorker: true, writerWorker: true, ...opts.roles };
+  const fromConfig = config.roles ?? ['api', 'release-worker', 'writer'];
+  const roles = {
+    api: fromConfig.includes('api'), releaseWorker: fromConfig.includes('release-worker'), writerWorker: fromConfig.includes('writer'),
+    ...opts.roles,
+  };
   const log = opts.log ?? createLogger();
-  installRuntime();
+  const grace = (config.shutdownGrace ?? '20s') as Duration;
+  const metrics = createMetrics();
+  installRuntime('WARN', config.temporalMetricsAddress);
   const stops: Array<() => Promise<unknown>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((err) => log.warn('shutdown step failed', { error: String(err) }));
@@ -63,6 +77,7 @@ export async function startFerry(
     const db = createPool(services.databaseUrl);
     stops.push(() => db.end());
     await migrate(db);
+    metrics.watchReleases(async () => (await db.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM releases GROUP BY status')).rows);
 
     const gitopsRepo = config.gitopsRepo ?? (await ensureDefaultRepo(config.dataDir, config.gitopsBranch));
     const connection = await Connection.connect({ address: services.temporalAddress });
@@ -79,9 +94,10 @@ export async function startFerry(
         const fence = pgWriteFence(db);
         const retry = { maxElapsedMs: config.gitRetryForMs, initialDelayMs: 100, maxDelayMs: 5_000 };
         const writers = new GitopsWriters(layout, (remote) => ({ branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'writer', remote), committer: COMMITTER, fence, retry, log: (m, f) => log.debug(m, f as Record<string, unknown>) }));
+        writers.onWriter((w) => metrics.watchWriter(w.stats));
         await writers.initDefault();
         stops.push(() => writers.close());
-        workers.push(await createWriterWorker({ connection: native, namespace: services.namespace, taskQueue: config.writerTaskQueue, deps: { db, writers } }));
+        workers.push(await createWriterWorker({ connection: native, namespace: services.namespace, taskQueue: config.writerTaskQueue, deps: { db, writers }, metrics, shutdownGraceTime: grace }));
       }
       if (roles.releaseWorker) {
         // Missing tools only matter to environment files that use charts or patches; those releases fail saying so.
@@ -97,40 +113,47 @@ export async function startFerry(
         stops.push(() => reader.close());
         workers.push(await createReleaseWorker({
           connection: native, namespace: services.namespace, taskQueue: config.taskQueue,
-          deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, reconcile, render: { helm, kustomize, charts } },
+          deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, reconcile, render: { helm, kustomize, charts }, allowClusterScoped: config.allowClusterScoped },
           policyDeps: { starter, mainBranch: config.mainBranch, log },
+          metrics, shutdownGraceTime: grace,
         }));
       }
     }
     const running = workers.map((w) => w.run());
-    // Workers are shut down before their connection closes (stops run in reverse order).
-    stops.push(async () => {
+    running.forEach((p) => p.catch((err) => log.error('worker stopped with an error', { error: String(err) })));
+    // Workers stop polling at once and get the grace time to finish running activities (the SDK then cancels
+    // them, and Temporal retries them elsewhere); the workers' stop runs before their connection closes.
+    const stopWorkers = async () => {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.allSettled(running);
-    });
-    running.forEach((p) => p.catch((err) => log.error('worker stopped with an error', { error: String(err) })));
+    };
 
+    const authenticate = adminTokenAuthenticator(opts.adminToken);
+    const health = { db, temporal, gitopsRepo, metrics, temporalMetricsAddress: config.temporalMetricsAddress, authenticate };
     let url: string | undefined;
+    let server: Server | undefined;
     if (roles.api) {
       const app = createApi({
-        db, temporal, log, authenticate: adminTokenAuthenticator(opts.adminToken), taskQueue: config.taskQueue,
+        db, temporal, log, authenticate, taskQueue: config.taskQueue,
         writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux, fluxTimeout: config.fluxTimeout,
         fluxWebhookSecret: config.fluxWebhookSecret, reconcile, maxBody: config.maxBody,
         branchRestrictions: config.branchRestrictions, mainBranch: config.mainBranch,
+        metrics, gitopsRepo, temporalMetricsAddress: config.temporalMetricsAddress,
       });
-      const server: Server = await new Promise((resolve, reject) => {
-        const s = app.listen(config.port, config.host, () => resolve(s));
-        // Longer than clients' and proxies' idle timeouts, so the server never closes a kept-alive connection
-        // at the moment a client reuses it (which the client sees as ECONNRESET under load).
-        s.keepAliveTimeout = 65_000;
-        s.headersTimeout = 66_000;
-        s.once('error', reject);
-      });
-      stops.push(() => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }));
+      server = await listen(app, config.port, config.host);
       const addr = server.address() as AddressInfo;
       url = `http://${addr.address}:${addr.port}`;
     }
-    return { url, adminToken: opts.adminToken, gitopsRepo, db, temporal, stop: stopAll };
+    let opsUrl: string | undefined;
+    if (!roles.api && config.metricsPort !== undefined) {
+      server = await startOpsServer(health, config.metricsPort, config.host);
+      const addr = server.address() as AddressInfo;
+      opsUrl = `http://${addr.address}:${addr.port}`;
+    }
+    const api = server;
+    // The API drains (no new connections, requests in flight may finish) while the workers wind down.
+    stops.push(() => Promise.all([api ? drainServer(api, durationMs(String(grace))) : undefined, stopWorkers()]));
+    return { url, opsUrl, adminToken: opts.adminToken, gitopsRepo, db, temporal, metrics, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
@@ -144,4 +167,15 @@ function optionalTool(resolve: () => string, log: Logger): string | undefined {
     log.warn('tool not available', { error: (err as Error).message });
     return undefined;
   }
+}
+
+export function listen(app: Express, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const s = app.listen(port, host, () => resolve(s));
+    // Longer than common load-balancer and client idle timeouts (60 s): a server closing a kept-alive socket just as
+    // a client reuses it makes that request fail ("socket hang up"). Shutdown closes idle sockets itself.
+    s.keepAliveTimeout = 65_000;
+    s.headersTimeout = 66_000;
+    s.once('error', reject);
+  });
 }

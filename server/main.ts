@@ -1,6 +1,6 @@
 // `npm start`: Ferry with everything embedded (or the services named by DATABASE_URL / TEMPORAL_ADDRESS).
 import fs from 'node:fs/promises';
-import { ConfigError, loadConfig } from '../src/config';
+import { ConfigError, durationMs, loadConfig } from '../src/config';
 import { createLogger } from '../src/log';
 import { loadAdminToken } from './admin-token';
 import { startFerry } from './ferry';
@@ -36,8 +36,10 @@ async function main(): Promise<void> {
     throw err;
   });
 
+  log.info('ferry ready', { roles: config.roles, url: ferry.url, opsUrl: ferry.opsUrl, pid: process.pid });
   say('');
-  say(`Ferry API      ${ferry.url}`);
+  if (ferry.url) say(`Ferry API      ${ferry.url}`);
+  say(`Roles          ${config.roles.join(', ')}`);
   say(`Temporal UI    ${temporal.uiUrl ?? '(external server: see its own UI)'}`);
   say(`GitOps repo    ${ferry.gitopsRepo} (branch ${config.gitopsBranch})`);
   if (token.generated) say(`Admin token    ${token.token}   (shown once; kept in ${token.file})`);
@@ -47,9 +49,19 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const shutdown = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal means "now": running activities are retried elsewhere by Temporal anyway.
+      log.warn('second signal, exiting at once', { signal });
+      process.exit(1);
+    }
     stopping = true;
-    log.info('shutting down', { signal });
+    const graceMs = durationMs(config.shutdownGrace);
+    log.info('shutting down', { signal, graceMs });
+    // Whatever hangs past the grace time (plus room for closing connections) must not keep the process alive.
+    setTimeout(() => {
+      log.error('shutdown took too long, exiting', { graceMs });
+      process.exit(1);
+    }, graceMs + 15_000).unref();
     await ferry.stop();
     await temporal.stop();
     await postgres.stop();

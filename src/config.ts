@@ -33,17 +33,19 @@ const EnvSchema = z.object({
   FERRY_MAIN_BRANCH: z.string().regex(/^[^\s]{1,255}$/).default('main'),
   FERRY_CHART_ROOT: z.string().optional(),
   FERRY_GIT_RETRY_FOR: DurationSchema.default('5m'),
+  FERRY_ROLES: z.string().default('api,release-worker,writer'),
+  FERRY_SHUTDOWN_GRACE: DurationSchema.default('20s'),
+  FERRY_ALLOW_CLUSTER_SCOPED: bool.default(true),
+  FERRY_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  FERRY_TEMPORAL_METRICS_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').optional(),
 });
+
+export const FERRY_ROLE_NAMES = ['api', 'release-worker', 'writer'] as const;
+export type FerryRoleName = (typeof FERRY_ROLE_NAMES)[number];
 
 /** FERRY_GITOPS_REPO_<ENV>: a repository of its own for one environment (key = env upper-cased, `-` → `_`). */
 const ENV_REPO_PREFIX = 'FERRY_GITOPS_REPO_';
 
-export function durationMs(d: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
-  if (!m) throw new ConfigError(`not a duration: ${d}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
-}
 
 export interface FerryConfig {
   port: number;
@@ -77,6 +79,16 @@ export interface FerryConfig {
   gitopsRepoByEnv: Record<string, string>;
   /** how long the writer keeps retrying an unreachable or rejecting remote before the activity retries */
   gitRetryForMs: number;
+  /** Which parts this process runs (FERRY_ROLES); all by default. */
+  roles: FerryRoleName[];
+  /** How long SIGTERM waits for running activities and requests before they are cut off. */
+  shutdownGrace: string;
+  /** May a release write cluster-scoped resources such as Namespace or ClusterRole? */
+  allowClusterScoped: boolean;
+  /** Worker-only processes serve /healthz, /readyz and /metrics on this port when set. */
+  metricsPort?: number;
+  /** Where the Temporal SDK runtime serves its Prometheus metrics (loopback only), e.g. 127.0.0.1:9464. */
+  temporalMetricsAddress?: string;
 }
 
 export class ConfigError extends Error {}
@@ -128,5 +140,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     chartRoot: e.FERRY_CHART_ROOT === undefined ? undefined : path.resolve(e.FERRY_CHART_ROOT),
     gitopsRepoByEnv,
     gitRetryForMs: durationMs(e.FERRY_GIT_RETRY_FOR),
+    roles: parseRoles(e.FERRY_ROLES),
+    shutdownGrace: e.FERRY_SHUTDOWN_GRACE,
+    allowClusterScoped: e.FERRY_ALLOW_CLUSTER_SCOPED,
+    metricsPort: e.FERRY_METRICS_PORT,
+    temporalMetricsAddress: e.FERRY_TEMPORAL_METRICS_ADDRESS,
   };
+}
+
+function parseRoles(list: string): FerryRoleName[] {
+  const roles = list.split(',').map((r) => r.trim()).filter(Boolean);
+  const unknown = roles.filter((r) => !(FERRY_ROLE_NAMES as readonly string[]).includes(r));
+  if (unknown.length || roles.length === 0) {
+    throw new ConfigError(`invalid configuration: FERRY_ROLES: expected a comma-separated list of ${FERRY_ROLE_NAMES.join(', ')}; got "${list}"`);
+  }
+  return [...new Set(roles)] as FerryRoleName[];
+}
+
+/** A DurationSchema string in milliseconds. */
+export function durationMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
+  if (!m) throw new Error(`not a duration: ${d}`);
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
 }

@@ -1,3 +1,5 @@
+import { Context } from '@temporalio/activity';
+import type { Duration } from '@temporalio/common';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import type { FluxApi } from '../activities/kube';
 import { createNotifyActivities } from '../activities/notify-activities';
@@ -5,6 +7,8 @@ import { createPolicyActivities, type PolicyActivityDeps } from '../activities/p
 import { createReconcileActivities } from '../activities/reconcile-activities';
 import { createReleaseActivities, type ReleaseActivityDeps } from '../activities/release-activities';
 import { loadReconcileConfig, type ReconcileConfig } from '../src/reconcile/config';
+import type { FerryMetrics } from '../src/metrics';
+import type { ReleaseState } from '../src/release/types';
 import { workflowBundle } from './runtime';
 
 /** Runs release, Flux-event, artifact and branch-cleanup workflows and every activity except the GitOps write. */
@@ -15,19 +19,35 @@ export async function createReleaseWorker(opts: {
   deps: ReleaseActivityDeps & { reconcile?: ReconcileConfig; fluxApiFor?: (kubeconfig: string, context?: string) => FluxApi };
   /** Auto-release and branch cleanup; they start workflows, so they need a Temporal client. */
   policyDeps: PolicyActivityDeps;
+  metrics?: FerryMetrics;
+  shutdownGraceTime?: Duration;
 }): Promise<Worker> {
   const reconcile = opts.deps.reconcile ?? loadReconcileConfig(undefined);
+  const activities = createReleaseActivities(opts.deps);
+  const metrics = opts.metrics;
+  if (metrics) {
+    const notifyRelease = activities.notifyRelease;
+    // Every release ends with exactly one notification (also when `committed` is its end, FERRY_AWAIT_FLUX=false);
+    // observed before sending, so a failing webhook does not hide it, and only on the first attempt.
+    activities.notifyRelease = async (state: ReleaseState) => {
+      if (Context.current().info.attempt === 1) {
+        const seconds = (Date.parse(state.updatedAt) - Date.parse(state.createdAt)) / 1000;
+        if (Number.isFinite(seconds) && seconds >= 0) metrics.releaseDuration.observe({ status: state.status }, seconds);
+      }
+      return notifyRelease(state);
+    };
+  }
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     workflowBundle: await workflowBundle(),
     activities: {
-      ...createReleaseActivities(opts.deps),
+      ...activities,
       ...createReconcileActivities({ reconcile, git: opts.deps.git, log: opts.deps.log, fluxApiFor: opts.deps.fluxApiFor }),
       ...createNotifyActivities({ db: opts.deps.db, reconcile, log: opts.deps.log }),
       ...createPolicyActivities(opts.policyDeps),
     },
-    shutdownGraceTime: '20s',
+    shutdownGraceTime: opts.shutdownGraceTime ?? '20s',
   });
 }

@@ -2,11 +2,19 @@ import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 let installed = false;
-/** Runtime.install may run once per process and before any worker or native connection exists. */
-export function installRuntime(level: 'WARN' | 'INFO' | 'ERROR' = 'WARN'): void {
+/**
+ * Runtime.install may run once per process and before any worker or native connection exists.
+ * `metricsAddress` (host:port, keep it on 127.0.0.1) makes the SDK's core serve its Prometheus metrics there;
+ * Ferry's own /metrics appends them, so only Ferry's authenticated endpoint needs to be reachable.
+ */
+export function installRuntime(level: 'WARN' | 'INFO' | 'ERROR' = 'WARN', metricsAddress?: string): void {
   if (installed) return;
   installed = true;
-  Runtime.install({ logger: new DefaultLogger(level), shutdownSignals: [] });
+  Runtime.install({
+    logger: new DefaultLogger(level),
+    shutdownSignals: [],
+    ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } } : {}),
+  });
 }
 
 export const WORKFLOWS_ENTRY = path.resolve(__dirname, '../workflows/index.ts');

@@ -1,5 +1,7 @@
+import type { Duration } from '@temporalio/common';
 import { type NativeConnection, Worker } from '@temporalio/worker';
-import { createWriterActivities, type WriterActivityDeps } from '../activities/writer-activities';
+import { type CommitReleaseInput, createWriterActivities, type WriterActivityDeps } from '../activities/writer-activities';
+import type { FerryMetrics } from '../src/metrics';
 
 /**
  * Serves the GitOps writer's task queue. Git operations are serialised inside the GitopsWriter (one batch, one
@@ -11,14 +13,27 @@ export async function createWriterWorker(opts: {
   taskQueue: string;
   deps: WriterActivityDeps;
   maxQueued?: number;
+  metrics?: FerryMetrics;
+  shutdownGraceTime?: Duration;
 }): Promise<Worker> {
+  const activities = createWriterActivities(opts.deps);
+  const metrics = opts.metrics;
+  if (metrics) {
+    const commitRelease = activities.commitRelease;
+    activities.commitRelease = async (input: CommitReleaseInput) => {
+      const end = metrics.gitCommitLatency.startTimer();
+      const result = await commitRelease(input);
+      end({ status: result.status });
+      return result;
+    };
+  }
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    activities: createWriterActivities(opts.deps),
+    activities,
     maxConcurrentActivityTaskExecutions: opts.maxQueued ?? 200,
     // A push in flight is allowed to finish before the process exits.
-    shutdownGraceTime: '30s',
+    shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
   });
 }

@@ -12,8 +12,10 @@ import { FERRY_STATUS, type FluxVerdict, fluxVerdictSignal, type ReleaseInput, r
 
 // Infrastructure faults (database or git remote down) are retried patiently; content errors are non-retryable
 // ApplicationFailures thrown by the activities themselves and end the release at once.
+// The timeouts also bound how long a release waits after its worker crashed (SIGKILL, OOM) mid-activity before
+// Temporal retries the activity elsewhere: see docs/reliability.md.
 const steps = wf.proxyActivities<ReleaseActivities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 60 },
 });
 const bookkeeping = wf.proxyActivities<ReleaseActivities>({
@@ -42,7 +44,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     taskQueue: input.writerTaskQueue,
     // Queued behind other releases in a group commit plus one push; the writer itself retries rejected pushes.
     startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: '2 minutes',
+    heartbeatTimeout: '30 seconds',
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
   });
   const info = wf.workflowInfo();

@@ -35,6 +35,7 @@ export function remoteForEnv(layout: RepoLayout, env: string): string {
 export class GitopsWriters {
   private readonly writers = new Map<string, Promise<GitopsWriter>>();
   private closed = false;
+  private readonly watchers: Array<(w: GitopsWriter) => void> = [];
 
   constructor(
     private readonly layout: RepoLayout,
@@ -54,11 +55,17 @@ export class GitopsWriters {
     let w = this.writers.get(remote);
     if (!w) {
       const writer = new GitopsWriter({ ...this.make(remote), remote });
+      for (const watch of this.watchers) watch(writer);
       w = writer.init().then(() => writer);
       this.writers.set(remote, w);
       w.catch(() => this.writers.delete(remote));
     }
     return w;
+  }
+
+  /** Calls `watch` for every writer opened from now on (metrics read their stats). */
+  onWriter(watch: (w: GitopsWriter) => void): void {
+    this.watchers.push(watch);
   }
 
   /** Opens the default repository's writer now, so a bad remote shows at start-up. */

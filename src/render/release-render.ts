@@ -26,6 +26,8 @@ export interface RenderOptions {
   helm?: string;
   kustomize?: string;
   charts?: ChartStore;
+  /** false refuses cluster-scoped kinds such as Namespace or ClusterRole (FERRY_ALLOW_CLUSTER_SCOPED). */
+  allowClusterScoped?: boolean;
 }
 
 /**
@@ -101,7 +103,11 @@ export async function renderEnvironment(artifact: Artifact, envFile: Environment
   if (docs.length === 0) throw new RenderError(`${source}: manifests: no Kubernetes resources to release`);
   for (const doc of docs) {
     const meta = (doc as { kind: string; metadata: Record<string, unknown> }).metadata;
-    if (!CLUSTER_SCOPED.has((doc as { kind: string }).kind) && (meta.namespace === undefined || meta.namespace === null)) meta.namespace = envFile.namespace;
+    const kind = (doc as { kind: string }).kind;
+    if (opts.allowClusterScoped === false && CLUSTER_SCOPED.has(kind)) {
+      throw new RenderError(`${source}: manifests: ${kind} "${String(meta.name)}" is cluster-scoped, which this Ferry does not release (FERRY_ALLOW_CLUSTER_SCOPED=false)`);
+    }
+    if (!CLUSTER_SCOPED.has(kind) && (meta.namespace === undefined || meta.namespace === null)) meta.namespace = envFile.namespace;
   }
   const files = manifestFiles(docs);
   files['release.json'] = releaseMetadata(artifact, envFile, app, chartRef);

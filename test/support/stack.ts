@@ -7,7 +7,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfig } from '../../src/config';
 import { signFluxBody } from '../../src/flux/signature';
-import { silentLogger } from '../../src/log';
+import { type Logger, silentLogger } from '../../src/log';
 import { startFerry, type FerryHandle, type FerryRoles } from '../../server/ferry';
 import { createTestDatabase, startPostgres } from '../../server/postgres';
 import { resolveTemporalExecutable } from '../../server/tools';
@@ -33,6 +33,8 @@ export interface Stack {
 export interface StackOptions {
   env?: Record<string, string>;
   roles?: FerryRoles;
+  /** Defaults to a silent logger; pass one to capture what Ferry logs. */
+  log?: Logger;
 }
 
 let temporalEnv: Promise<TestWorkflowEnvironment> | undefined;
@@ -71,7 +73,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     FERRY_WRITER_TASK_QUEUE: `gitops-writer-${suffix}`,
     ...opts.env,
   });
-  const ferry = await startFerry(config, { databaseUrl, temporalAddress: temporal.address, namespace: 'default' }, { adminToken: ADMIN_TOKEN, roles: opts.roles, log: silentLogger });
+  const ferry = await startFerry(config, { databaseUrl, temporalAddress: temporal.address, namespace: 'default' }, { adminToken: ADMIN_TOKEN, roles: opts.roles, log: opts.log ?? silentLogger });
   const url = ferry.url ?? '';
 
   const api: Stack['api'] = async (method, route, body, o = {}) => {

@@ -1,0 +1,67 @@
+// Records one history per workflow type and outcome from a real stack into test/histories/*.json, for the replay
+// check (test/workflow-replay.test.ts). Run it when a workflow type is added, and commit the files it writes:
+//   node --import tsx scripts/record-histories.ts
+// Histories recorded by older code are never deleted: they are what running workflows look like after a deploy.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { encodeHistory } from '../test/support/histories';
+import { startPostgres } from '../server/postgres';
+import { fluxEvent, makeArtifact, startStack, stopSharedTemporal, type Stack } from '../test/support/stack';
+
+const OUT = path.resolve(__dirname, '../test/histories');
+
+async function save(stack: Stack, workflowId: string, name: string): Promise<void> {
+  const handle = stack.ferry.temporal.workflow.getHandle(workflowId);
+  await handle.result().catch(() => undefined);
+  const desc = await handle.describe();
+  const file = path.join(OUT, `${desc.type}--${name}.json`);
+  await fs.writeFile(file, `${JSON.stringify(encodeHistory(desc.type, workflowId, await handle.fetchHistory()), null, 1)}\n`);
+  process.stdout.write(`recorded ${path.relative(process.cwd(), file)} (${workflowId})\n`);
+}
+
+async function release(stack: Stack, app: string, manifests?: string) {
+  const pushed = await stack.api('POST', '/api/artifacts', makeArtifact({ apps: [{ app, env: 'staging', manifests }] }));
+  const started = await stack.api('POST', '/api/releases', { artifactId: pushed.body.id, env: 'staging' });
+  if (started.status !== 202) throw new Error(JSON.stringify(started.body));
+  return { artifactId: pushed.body.id as string, id: started.body.id as string };
+}
+
+async function main(): Promise<void> {
+  await fs.mkdir(OUT, { recursive: true });
+  const dataDir = await fs.mkdtemp(path.join(require('node:os').tmpdir(), 'ferry-record-'));
+  const pg = await startPostgres({ databaseUrl: process.env.DATABASE_URL, dataDir });
+  process.env.FERRY_TEST_DATABASE_URL = pg.url;
+  const stack = await startStack({ env: { FERRY_FLUX_TIMEOUT: '3s' } });
+  try {
+    const ok = await release(stack, 'recorded');
+    const row = await stack.waitForRelease(ok.id, ['reconciling']);
+    const event = await stack.postFlux(fluxEvent('ReconciliationSucceeded', row.gitopsCommit));
+    await save(stack, ok.id, 'succeeded');
+    await save(stack, `flux-event:${event.body.id}`, 'settled');
+
+    const failedFlux = await release(stack, 'recorded-bad');
+    const bad = await stack.waitForRelease(failedFlux.id, ['reconciling']);
+    await stack.postFlux(fluxEvent('HealthCheckFailed', bad.gitopsCommit));
+    await save(stack, failedFlux.id, 'flux-failed');
+
+    const broken = await release(stack, 'recorded-broken', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .MISSING }}}\n');
+    await save(stack, broken.id, 'render-failed');
+
+    const slow = await release(stack, 'recorded-slow');
+    await save(stack, slow.id, 'timed-out');
+
+    // The same artifact again after the first succeeded: nothing to commit.
+    const again = await stack.api('POST', '/api/releases', { artifactId: ok.artifactId, env: 'staging' });
+    if (again.body.id !== ok.id) await save(stack, again.body.id, 'unchanged');
+  } finally {
+    await stack.stop();
+    await stopSharedTemporal();
+    await pg.stop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().then(() => process.exit(0), (err) => {
+  process.stderr.write(`${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
