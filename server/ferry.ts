@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { adminTokenAuthenticator } from '../api/auth';
+import { createAuthenticator } from '../api/auth';
 import { createApi } from '../api/app';
 import type { FerryConfig } from '../src/config';
 import { GitopsWriter } from '../src/gitops/writer';
@@ -93,7 +93,7 @@ export async function startFerry(
     let url: string | undefined;
     if (roles.api) {
       const app = createApi({
-        db, temporal, log, authenticate: adminTokenAuthenticator(opts.adminToken), taskQueue: config.taskQueue,
+        db, temporal, log, authenticate: createAuthenticator({ db, adminToken: opts.adminToken, oidc: config.oidc, log }), taskQueue: config.taskQueue,
         writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux, fluxTimeout: config.fluxTimeout,
         fluxWebhookSecret: config.fluxWebhookSecret, maxBody: config.maxBody,
       });

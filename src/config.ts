@@ -27,6 +27,11 @@ const EnvSchema = z.object({
   FERRY_TASK_QUEUE: z.string().default('ferry-releases'),
   FERRY_WRITER_TASK_QUEUE: z.string().default('gitops-writer'),
   FERRY_TEMPORAL_UI_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  FERRY_OIDC_ISSUER: z.string().min(1).optional(),
+  FERRY_OIDC_AUDIENCE: z.string().min(1).optional(),
+  FERRY_OIDC_JWKS_URL: z.url().optional(),
+  FERRY_OIDC_ROLES_CLAIM: z.string().min(1).default('ferry_roles'),
+  FERRY_OIDC_NAME_CLAIM: z.string().min(1).default('email'),
 });
 
 export interface FerryConfig {
@@ -49,6 +54,8 @@ export interface FerryConfig {
   taskQueue: string;
   writerTaskQueue: string;
   temporalUiPort?: number;
+  /** People's JWTs are accepted only when issuer, audience and JWKS URL are all set. */
+  oidc?: { issuer: string; audience: string; jwksUrl: string; rolesClaim: string; nameClaim: string };
 }
 
 export class ConfigError extends Error {}
@@ -62,6 +69,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const e = parsed.data;
+  const oidcVars = [e.FERRY_OIDC_ISSUER, e.FERRY_OIDC_AUDIENCE, e.FERRY_OIDC_JWKS_URL];
+  if (oidcVars.some(Boolean) && !oidcVars.every(Boolean)) {
+    throw new ConfigError('invalid configuration: FERRY_OIDC_ISSUER, FERRY_OIDC_AUDIENCE and FERRY_OIDC_JWKS_URL must be set together');
+  }
   return {
     port: e.FERRY_PORT,
     host: e.FERRY_HOST,
@@ -81,5 +92,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     taskQueue: e.FERRY_TASK_QUEUE,
     writerTaskQueue: e.FERRY_WRITER_TASK_QUEUE,
     temporalUiPort: e.FERRY_TEMPORAL_UI_PORT,
+    oidc: e.FERRY_OIDC_ISSUER && e.FERRY_OIDC_AUDIENCE && e.FERRY_OIDC_JWKS_URL
+      ? { issuer: e.FERRY_OIDC_ISSUER, audience: e.FERRY_OIDC_AUDIENCE, jwksUrl: e.FERRY_OIDC_JWKS_URL, rolesClaim: e.FERRY_OIDC_ROLES_CLAIM, nameClaim: e.FERRY_OIDC_NAME_CLAIM }
+      : undefined,
   };
 }

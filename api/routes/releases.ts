@@ -3,17 +3,18 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { ArtifactIdSchema, environmentFilesFor } from '../../src/artifact/schema';
 import { zName } from '../../src/names';
-import { releaseWorkflowId, type ReleaseState, type ReleaseTrigger } from '../../src/release/types';
+import { isFinal, releaseWorkflowId, type ReleaseState, type ReleaseTrigger } from '../../src/release/types';
 import { getArtifact } from '../../src/store/artifacts';
 import { getRelease, recordReleaseState } from '../../src/store/releases';
 import {
   FERRY_APP, FERRY_ARTIFACT_ID, FERRY_BRANCH, FERRY_ENV, FERRY_SHA, FERRY_STATUS, type ReleaseInput,
 } from '../../workflows/definitions';
 import type { releaseWorkflow } from '../../workflows/release';
+import { actorOf, envFromBody, requireRole } from '../auth';
 import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, parseBody } from '../errors';
 
-const StartReleaseSchema = z.object({
+export const StartReleaseSchema = z.object({
   artifactId: ArtifactIdSchema,
   env: zName('env'),
   app: zName('app').optional(),
@@ -105,17 +106,18 @@ export async function startRelease(
 export function releaseRoutes(ctx: ApiContext): Router {
   const r = Router();
 
-  r.post('/releases', asyncRoute(async (req, res) => {
+  r.post('/releases', requireRole(['ci', 'deployer'], { env: envFromBody }), asyncRoute(async (req, res) => {
     const body = parseBody(StartReleaseSchema, req.body);
-    const started = await startRelease(ctx, { ...body, trigger: 'manual', releasedBy: req.principal?.name ?? 'unknown' });
-    ctx.log.info('release requested', { releaseId: started.id, by: req.principal?.name, existing: started.existing });
+    const started = await startRelease(ctx, { ...body, trigger: 'manual', releasedBy: actorOf(req) });
+    ctx.log.info('release requested', { releaseId: started.id, by: actorOf(req), existing: started.existing });
     res.status(started.existing ? 200 : 202).json(started);
   }));
 
   r.get('/releases/:id', asyncRoute(async (req, res) => {
     const row = await getRelease(ctx.db, String(req.params.id));
     if (!row) throw new HttpError(404, `release "${req.params.id}" not found`);
-    res.json(row);
+    // `final` lets clients stop following without knowing whether this server waits for Flux.
+    res.json({ ...row, final: isFinal(row.status, ctx.awaitFlux) });
   }));
 
   return r;
