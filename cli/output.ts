@@ -1,8 +1,9 @@
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /**
- * Where command output goes. `--output json` prints one JSON document on stdout and nothing else; text mode prints
- * lines, and on a terminal a spinner line that the next printed line replaces (CI logs get plain lines only).
+ * Where command output goes. Text mode prints lines, and on a terminal a spinner line that the next printed line
+ * replaces (CI logs get plain lines only). `--output json` prints one JSON document on stdout; the progress lines
+ * then go to stderr, so a pipeline log still shows a release live while a script reads the JSON.
  */
 export class Output {
   private spinnerText: string | undefined;
@@ -16,7 +17,10 @@ export class Output {
   ) {}
 
   line(text = ''): void {
-    if (this.json) return;
+    if (this.json) {
+      process.stderr.write(`${text}\n`);
+      return;
+    }
     this.clearSpinner();
     this.stream.write(`${text}\n`);
     this.drawSpinner();
