@@ -131,7 +131,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
 
 /** Entry point of bin/ferry.js. */
 export function run(): void {
-  main(process.argv.slice(2)).then((code) => {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--') argv.shift();
+  main(argv).then((code) => {
     process.exitCode = code;
   });
 }

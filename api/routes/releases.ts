@@ -5,6 +5,7 @@ import { ArtifactIdSchema, environmentFilesFor } from '../../src/artifact/schema
 import { zName } from '../../src/names';
 import { isFinal, releaseWorkflowId, type ReleaseState, type ReleaseTrigger } from '../../src/release/types';
 import { getArtifact } from '../../src/store/artifacts';
+import { latestFluxReason } from '../../src/store/release-live';
 import { getRelease, recordReleaseState } from '../../src/store/releases';
 import {
   FERRY_APP, FERRY_ARTIFACT_ID, FERRY_BRANCH, FERRY_ENV, FERRY_SHA, FERRY_STATUS, type ReleaseInput,
@@ -116,8 +117,11 @@ export function releaseRoutes(ctx: ApiContext): Router {
   r.get('/releases/:id', asyncRoute(async (req, res) => {
     const row = await getRelease(ctx.db, String(req.params.id));
     if (!row) throw new HttpError(404, `release "${req.params.id}" not found`);
-    // `final` lets clients stop following without knowing whether this server waits for Flux.
-    res.json({ ...row, final: isFinal(row.status, ctx.awaitFlux) });
+    // `final` lets clients stop following without knowing whether this server waits for Flux; while Flux works
+    // on the commit, its latest reason shows the release moving.
+    const final = isFinal(row.status, ctx.awaitFlux);
+    const live = !final && row.gitopsCommit ? await latestFluxReason(ctx.db, row.gitopsCommit, row.createdAt) : null;
+    res.json({ ...row, fluxStatus: live ?? row.fluxStatus, final });
   }));
 
   return r;
