@@ -4,6 +4,7 @@ import { deny, type Principal, type Role } from '../src/auth/roles';
 import { parseToken, secretMatches, secretsEqual } from '../src/auth/tokens';
 import type { Logger } from '../src/log';
 import type { Db } from '../src/store/db';
+import { getRelease } from '../src/store/releases';
 import { tokenForAuth, touchToken } from '../src/store/tokens';
 import { HttpError } from './errors';
 
@@ -155,6 +156,8 @@ export function requireRole(roles: readonly Role[], opts: { env?: EnvOf } = {}):
 /** Env extractors for `requireRole`. */
 export const envFromBody: EnvOf = (req) => (typeof req.body?.env === 'string' ? req.body.env : undefined);
 export const envFromQuery: EnvOf = (req) => (typeof req.query.env === 'string' ? req.query.env : undefined);
+/** For routes on one release (`/releases/:id/approve`): the environment it deploys to. */
+export const envOfRelease = (db: Db): EnvOf => async (req) => (await getRelease(db, String(req.params.id)))?.env;
 
 /** What writes record as their author. */
 export const actorOf = (req: Request): string => req.principal?.actor ?? 'unknown';
