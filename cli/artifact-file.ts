@@ -58,10 +58,11 @@ export function buildVersion(cwd: string, flags: VersionFlags, env: Record<strin
       committerName: commit?.committerName,
       committerEmail: commit?.committerEmail,
       message: commit?.message,
-      created: commit?.created,
       url: flags.url ?? ci?.url ?? (origin?.web ? `${origin.web}/commit/${sha}` : undefined),
     }),
   };
+  // Unix seconds, as Gimlet writes it: Gimlet's clients cannot decode anything else from `GET /api/artifacts`.
+  if (commit?.created) version.created = Math.floor(Date.parse(commit.created) / 1000);
   if (event === 'pr' && !version.targetBranch) {
     process.stderr.write('ferry: warning: pull request build without a target branch (pass --target-branch)\n');
   }

@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cliEnv, ENV_FILE, makeCheckout, runCli, settleWhenReconciling, startCli } from './support/cli';
-import { ADMIN_TOKEN, fluxEvent, startStack, stopSharedTemporal, type Stack } from './support/stack';
+import { cliEnv, ENV_FILE, FERRY_BIN, makeCheckout, runBash, runCli, settleWhenReconciling, startCli } from './support/cli';
+import { ADMIN_TOKEN, fluxEvent, makeArtifact, startStack, stopSharedTemporal, type Stack } from './support/stack';
 
 let stack: Stack;
 let ciToken: string;
@@ -184,6 +184,19 @@ describe('deploy --wait', () => {
     const res = await runCli(['deploy', '--app', 'slowpoke', '--env', 'staging', '--wait', '--timeout', '3s'], { cwd: dir, env });
     assert.equal(res.code, 4, res.stderr);
     assert.match(res.stderr, /^ferry: release release:slowpoke:staging:\S+ is still \S+ after 3s; keep following it with: ferry watch release:slowpoke/m);
+  });
+  test('on a terminal a spinner line shows the state; the same command in a log has none', async () => {
+    const pushedArtifact = await stack.api('POST', '/api/artifacts', makeArtifact({ apps: [{ app: 'tty', env: 'staging' }] }));
+    const started = await stack.api('POST', '/api/releases', { artifactId: pushedArtifact.body.id, env: 'staging' });
+    await stack.waitForRelease(started.body.id, ['reconciling']);
+    const { dir } = await makeCheckout({ name: 'web' });
+    // `script` gives the CLI a pseudo-terminal, as a person's shell would.
+    const tty = await runBash(`script -qec '${FERRY_BIN} watch ${started.body.id} --timeout 2s' /dev/null`, { cwd: dir, env });
+    assert.equal(tty.code, 4, tty.stdout);
+    assert.match(tty.stdout, /\r\x1b\[K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] reconciling tty → staging \(\d+s\)/);
+    const plain = await runCli(['watch', started.body.id, '--timeout', '1s'], { cwd: dir, env });
+    assert.equal(plain.code, 4);
+    assert.doesNotMatch(plain.stdout, /\r|\x1b\[|⠋/);
   });
 });
 

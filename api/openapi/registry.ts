@@ -24,6 +24,8 @@ export interface RouteDoc {
   envScoped?: boolean;
   query?: ZodObject;
   body?: Named | ZodType;
+  /** The body may be left out (another form of the request passes everything in the query). */
+  bodyOptional?: boolean;
   responses: Record<number, { description: string; schema?: Named | ZodType }>;
 }
 
@@ -84,7 +86,7 @@ export function buildOpenApi(routes: RouteDoc[], info: { title: string; version:
       operationId: operationId(r),
       ...(auth === 'token' ? { security: [{ bearer: [] }, { accessToken: [] }] } : { security: [] }),
       ...(parameters.length ? { parameters } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaRef(r.body, 'input') } } } } : {}),
+      ...(r.body ? { requestBody: { required: !r.bodyOptional, content: { 'application/json': { schema: schemaRef(r.body, 'input') } } } } : {}),
       responses,
     };
   }

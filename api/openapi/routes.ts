@@ -59,7 +59,7 @@ export const ROUTE_DOCS: RouteDoc[] = [
   },
   {
     method: 'post', path: '/api/rollback', summary: 'Roll an app back in an environment', tags: ['releases', 'gimlet'],
-    roles: ['deployer'], envScoped: true, query: GimletRollbackQuerySchema.partial(), body: { name: 'RollbackRequest', schema: RollbackRequestSchema },
+    roles: ['deployer'], envScoped: true, query: GimletRollbackQuerySchema.partial(), body: { name: 'RollbackRequest', schema: RollbackRequestSchema }, bodyOptional: true,
     description: "Ferry's form is the JSON body. Gimlet's form has no body and passes `env`, `app` and `sha` (a GitOps commit) as query parameters; it is translated into Ferry's form.",
     responses: { 202: { description: 'rollback release started', schema: StartedReleaseSchema } },
   },

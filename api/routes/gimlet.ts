@@ -12,7 +12,8 @@ import { actorOf, envFromQuery, requireRole } from '../auth';
 import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, parseBody } from '../errors';
 
-const oneOrMany = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
+const shaPrefix = z.string().regex(/^[0-9a-fA-F]{7,64}$/, 'must be a commit id or a prefix of at least 7 hex characters');
+const oneOrMany = z.union([shaPrefix, z.array(shaPrefix).max(100)]).transform((v) => (Array.isArray(v) ? v : [v]));
 const rfc3339 = z.iso.datetime({ offset: true });
 
 export const ArtifactListQuerySchema = z.object({

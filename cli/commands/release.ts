@@ -5,7 +5,7 @@ import { CliError, usageError } from '../errors';
 import { followRelease, parseDuration, type ReleaseView } from '../follow';
 import { ago, short, table } from '../output';
 import { ADD_OPTIONS, artifactFile, artifactFileExists, createArtifact, pushArtifact, VERSION_OPTIONS } from './artifact';
-import { readArtifactFile } from '../artifact-file';
+import { addToArtifact, readArtifactFile } from '../artifact-file';
 
 const DEFAULT_TIMEOUT = '20m';
 
@@ -75,7 +75,11 @@ export const releaseCommands: CommandSpec[] = [
       need(ctx, 'app', 'env');
       let artifactId: string = ctx.opts.artifact;
       if (!artifactId) {
-        const doc = artifactFileExists(ctx) ? readArtifactFile(artifactFile(ctx), ctx.cwd) : createArtifact(ctx, { defaultEnvFiles: true });
+        let doc;
+        if (artifactFileExists(ctx)) {
+          doc = readArtifactFile(artifactFile(ctx), ctx.cwd);
+          addToArtifact(doc, ctx.opts, ctx.cwd);
+        } else doc = createArtifact(ctx, { defaultEnvFiles: true });
         if (!doc.environments.some((e) => e.app === ctx.opts.app && e.env === ctx.opts.env)) {
           throw new CliError(`the artifact has no environment file for app "${ctx.opts.app}" in env "${ctx.opts.env}" (add one with --env-file)`);
         }
