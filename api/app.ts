@@ -4,10 +4,13 @@ import type { ApiContext } from './context';
 import { errorHandler, HttpError } from './errors';
 import { artifactRoutes } from './routes/artifacts';
 import { fluxRoutes } from './routes/flux';
+import { gimletRoutes } from './routes/gimlet';
 import { healthRoutes } from './routes/health';
 import { policyRoutes } from './routes/policies';
 import { httpMetrics } from './metrics';
+import { openApiRoutes } from './routes/openapi';
 import { releaseRoutes } from './routes/releases';
+import { tokenRoutes } from './routes/tokens';
 
 export function createApi(ctx: ApiContext): express.Express {
   const app = express();
@@ -18,9 +21,13 @@ export function createApi(ctx: ApiContext): express.Express {
   // Signed by Flux's HMAC instead of a bearer token; mounted before the JSON parser because it needs raw bytes.
   app.use('/api', fluxRoutes(ctx));
   app.use('/api', requireToken(ctx.authenticate), express.json({ limit: ctx.maxBody, strict: true }));
+  app.use('/api', openApiRoutes());
   app.use('/api', artifactRoutes(ctx));
+  // Before any other rollback route: it turns Gimlet-shaped rollbacks into Ferry's shape and checks the caller.
+  app.use('/api', gimletRoutes(ctx));
   app.use('/api', releaseRoutes(ctx));
   app.use('/api', policyRoutes(ctx));
+  app.use('/api', tokenRoutes(ctx));
   app.use((req, _res, next) => next(new HttpError(404, `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(ctx.log));
   return app;

@@ -5,7 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Express } from 'express';
-import { adminTokenAuthenticator } from '../api/auth';
+import { createAuthenticator } from '../api/auth';
 import { createApi } from '../api/app';
 import { durationMs, type FerryConfig } from '../src/config';
 import { GitopsWriters } from '../src/gitops/repos';
@@ -128,7 +128,7 @@ export async function startFerry(
       await Promise.allSettled(running);
     };
 
-    const authenticate = adminTokenAuthenticator(opts.adminToken);
+    const authenticate = createAuthenticator({ db, adminToken: opts.adminToken, oidc: config.oidc, log });
     const health = { db, temporal, gitopsRepo, metrics, temporalMetricsAddress: config.temporalMetricsAddress, authenticate };
     let url: string | undefined;
     let server: Server | undefined;

@@ -38,6 +38,11 @@ const EnvSchema = z.object({
   FERRY_ALLOW_CLUSTER_SCOPED: bool.default(true),
   FERRY_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   FERRY_TEMPORAL_METRICS_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').optional(),
+  FERRY_OIDC_ISSUER: z.string().min(1).optional(),
+  FERRY_OIDC_AUDIENCE: z.string().min(1).optional(),
+  FERRY_OIDC_JWKS_URL: z.url().optional(),
+  FERRY_OIDC_ROLES_CLAIM: z.string().min(1).default('ferry_roles'),
+  FERRY_OIDC_NAME_CLAIM: z.string().min(1).default('email'),
 });
 
 export const FERRY_ROLE_NAMES = ['api', 'release-worker', 'writer'] as const;
@@ -89,6 +94,8 @@ export interface FerryConfig {
   metricsPort?: number;
   /** Where the Temporal SDK runtime serves its Prometheus metrics (loopback only), e.g. 127.0.0.1:9464. */
   temporalMetricsAddress?: string;
+  /** People's JWTs are accepted only when issuer, audience and JWKS URL are all set. */
+  oidc?: { issuer: string; audience: string; jwksUrl: string; rolesClaim: string; nameClaim: string };
 }
 
 export class ConfigError extends Error {}
@@ -114,6 +121,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     const key = k.slice(ENV_REPO_PREFIX.length);
     if (!/^[A-Z0-9][A-Z0-9_]*$/.test(key)) throw new ConfigError(`invalid configuration: ${k}: the environment part must be upper-case letters, digits and _`);
     gitopsRepoByEnv[key] = v;
+  }
+  const oidcVars = [e.FERRY_OIDC_ISSUER, e.FERRY_OIDC_AUDIENCE, e.FERRY_OIDC_JWKS_URL];
+  if (oidcVars.some(Boolean) && !oidcVars.every(Boolean)) {
+    throw new ConfigError('invalid configuration: FERRY_OIDC_ISSUER, FERRY_OIDC_AUDIENCE and FERRY_OIDC_JWKS_URL must be set together');
   }
   return {
     port: e.FERRY_PORT,
@@ -145,6 +156,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     allowClusterScoped: e.FERRY_ALLOW_CLUSTER_SCOPED,
     metricsPort: e.FERRY_METRICS_PORT,
     temporalMetricsAddress: e.FERRY_TEMPORAL_METRICS_ADDRESS,
+    oidc: e.FERRY_OIDC_ISSUER && e.FERRY_OIDC_AUDIENCE && e.FERRY_OIDC_JWKS_URL
+      ? { issuer: e.FERRY_OIDC_ISSUER, audience: e.FERRY_OIDC_AUDIENCE, jwksUrl: e.FERRY_OIDC_JWKS_URL, rolesClaim: e.FERRY_OIDC_ROLES_CLAIM, nameClaim: e.FERRY_OIDC_NAME_CLAIM }
+      : undefined,
   };
 }
 

@@ -34,3 +34,11 @@ test('log lines are JSON and never carry secrets', () => {
   assert.equal(parsed.webhookSecret, '[redacted]');
   assert.ok(!lines[0].includes('abc') && !lines[0].includes('Bearer x'));
 });
+
+test('OIDC settings are all or nothing, with claim defaults', () => {
+  assert.equal(loadConfig({}).oidc, undefined);
+  assert.throws(() => loadConfig({ FERRY_OIDC_ISSUER: 'https://idp' }), /FERRY_OIDC_ISSUER, FERRY_OIDC_AUDIENCE and FERRY_OIDC_JWKS_URL must be set together/);
+  assert.throws(() => loadConfig({ FERRY_OIDC_ISSUER: 'https://idp', FERRY_OIDC_AUDIENCE: 'ferry', FERRY_OIDC_JWKS_URL: 'not a url' }), /FERRY_OIDC_JWKS_URL/);
+  const c = loadConfig({ FERRY_OIDC_ISSUER: 'https://idp', FERRY_OIDC_AUDIENCE: 'ferry', FERRY_OIDC_JWKS_URL: 'https://idp/keys' });
+  assert.deepEqual(c.oidc, { issuer: 'https://idp', audience: 'ferry', jwksUrl: 'https://idp/keys', rolesClaim: 'ferry_roles', nameClaim: 'email' });
+});

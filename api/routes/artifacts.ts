@@ -3,17 +3,18 @@ import { Router } from 'express';
 import { ArtifactInputSchema, normalizeArtifact } from '../../src/artifact/schema';
 import { ArtifactConflictError, getArtifact, saveArtifact } from '../../src/store/artifacts';
 import { type ArtifactWorkflowInput, artifactWorkflowId } from '../../workflows/definitions';
+import { actorOf, requireRole } from '../auth';
 import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, issuesOf } from '../errors';
 
 export function artifactRoutes(ctx: ApiContext): Router {
   const r = Router();
 
-  r.post('/artifacts', asyncRoute(async (req, res) => {
+  r.post('/artifacts', requireRole(['ci', 'deployer']), asyncRoute(async (req, res) => {
     const artifact = normalizeArtifact(parseArtifact(req.body));
     try {
-      const saved = await saveArtifact(ctx.db, artifact);
-      ctx.log.info(saved.created ? 'artifact stored' : 'artifact already stored', { artifactId: artifact.id, by: req.principal?.name });
+      const saved = await saveArtifact(ctx.db, artifact, { actor: actorOf(req), tokenId: req.principal?.tokenId });
+      ctx.log.info(saved.created ? 'artifact stored' : 'artifact already stored', { artifactId: artifact.id, by: actorOf(req) });
       // Also for a re-push: if the first push was stored but crashed before this point, auto-release runs now.
       await startArtifactWorkflow(ctx, artifact.id);
       res.status(saved.created ? 201 : 200).json({ ...saved.artifact, createdAt: saved.createdAt });

@@ -13,6 +13,7 @@ import type { BranchCleanupInput } from '../../workflows/definitions';
 import type { branchCleanupWorkflow } from '../../workflows/branch-cleanup';
 import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, parseBody } from '../errors';
+import { actorOf, requireRole } from '../auth';
 
 const BranchDeletedSchema = z.object({
   repository: z.string().min(1).max(200),
@@ -27,7 +28,7 @@ const VarsSchema = z.object({
 /** Release policies, "why didn't my artifact deploy?", branch-deleted events and per-environment variables. */
 export function policyRoutes(ctx: ApiContext): Router {
   const r = Router();
-  const who = (req: { principal?: { name: string } }) => req.principal?.name ?? 'unknown';
+  const who = actorOf;
 
   r.get('/policies', asyncRoute(async (req, res) => {
     const app = typeof req.query.app === 'string' && req.query.app !== '' ? parseBody(z.object({ app: zName('app') }), { app: req.query.app }).app : undefined;
@@ -45,7 +46,7 @@ export function policyRoutes(ctx: ApiContext): Router {
     res.json({ ...policy, changes: await policyChanges(ctx.db, id) });
   }));
 
-  r.put('/policies', asyncRoute(async (req, res) => {
+  r.put('/policies', requireRole(['admin']), asyncRoute(async (req, res) => {
     const input = parseBody(PolicyInputSchema, req.body);
     const id = policyId(input.kind, input.app, input.env);
     if (input.id !== undefined && input.id !== id) {
@@ -61,7 +62,7 @@ export function policyRoutes(ctx: ApiContext): Router {
     }
   }));
 
-  r.delete('/policies/:id', asyncRoute(async (req, res) => {
+  r.delete('/policies/:id', requireRole(['admin']), asyncRoute(async (req, res) => {
     const id = String(req.params.id);
     const server = ctx.branchRestrictions.find((p) => p.id === id);
     if (server) throw new HttpError(403, `${id} is a server-wide branch restriction from FERRY_BRANCH_RESTRICTIONS; it cannot be removed through the API`);
@@ -82,7 +83,7 @@ export function policyRoutes(ctx: ApiContext): Router {
     res.json({ artifactId: id, evaluated: false, decisions: decisions.map((d) => ({ ...d, releaseId: null })) });
   }));
 
-  r.post('/events/branch-deleted', asyncRoute(async (req, res) => {
+  r.post('/events/branch-deleted', requireRole(['ci', 'deployer']), asyncRoute(async (req, res) => {
     const body = parseBody(BranchDeletedSchema, req.body);
     const input: BranchCleanupInput = { ...body, requestedBy: who(req), writerTaskQueue: ctx.writerTaskQueue };
     const slug = `${body.repository}-${body.branch}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80);
@@ -106,7 +107,7 @@ export function policyRoutes(ctx: ApiContext): Router {
     res.json({ env, vars: await getEnvironmentVars(ctx.db, env) });
   }));
 
-  r.put('/env-vars/:env', asyncRoute(async (req, res) => {
+  r.put('/env-vars/:env', requireRole(['admin']), asyncRoute(async (req, res) => {
     const env = parseBody(z.object({ env: zName('env') }), { env: String(req.params.env) }).env;
     const { vars } = parseBody(VarsSchema, req.body);
     await setEnvironmentVars(ctx.db, env, vars, who(req));

@@ -3,11 +3,14 @@ import { z } from 'zod';
 import { ReleaseRefusedError, type StartedRelease, type StartReleaseRequest, startReleaseWorkflow } from '../../activities/release-starter';
 import { ArtifactIdSchema } from '../../src/artifact/schema';
 import { zName } from '../../src/names';
+import { isFinal } from '../../src/release/types';
+import { latestFluxReason } from '../../src/store/release-live';
 import { getRelease } from '../../src/store/releases';
+import { actorOf, envFromBody, requireRole } from '../auth';
 import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, parseBody } from '../errors';
 
-const StartReleaseSchema = z.object({
+export const StartReleaseSchema = z.object({
   artifactId: ArtifactIdSchema,
   env: zName('env'),
   app: zName('app').optional(),
@@ -37,17 +40,21 @@ export async function startRelease(
 export function releaseRoutes(ctx: ApiContext): Router {
   const r = Router();
 
-  r.post('/releases', asyncRoute(async (req, res) => {
+  r.post('/releases', requireRole(['ci', 'deployer'], { env: envFromBody }), asyncRoute(async (req, res) => {
     const body = parseBody(StartReleaseSchema, req.body);
-    const started = await startRelease(ctx, { ...body, trigger: 'manual', releasedBy: req.principal?.name ?? 'unknown' });
-    ctx.log.info('release requested', { releaseId: started.id, by: req.principal?.name, existing: started.existing });
+    const started = await startRelease(ctx, { ...body, trigger: 'manual', releasedBy: actorOf(req) });
+    ctx.log.info('release requested', { releaseId: started.id, by: actorOf(req), existing: started.existing });
     res.status(started.existing ? 200 : 202).json(started);
   }));
 
   r.get('/releases/:id', asyncRoute(async (req, res) => {
     const row = await getRelease(ctx.db, String(req.params.id));
     if (!row) throw new HttpError(404, `release "${req.params.id}" not found`);
-    res.json(row);
+    // `final` lets clients stop following without knowing whether this server waits for Flux; while Flux works
+    // on the commit, its latest reason shows the release moving.
+    const final = isFinal(row.status, ctx.awaitFlux);
+    const live = !final && row.gitopsCommit ? await latestFluxReason(ctx.db, row.gitopsCommit, row.createdAt) : null;
+    res.json({ ...row, fluxStatus: live ?? row.fluxStatus, final });
   }));
 
   return r;

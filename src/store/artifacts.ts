@@ -11,13 +11,18 @@ export class ArtifactConflictError extends Error {
  * Stores an artifact once. Re-pushing the identical body returns the stored one (created=false);
  * a different body under the same id is a conflict. ON CONFLICT keeps this race-free between API replicas.
  */
-export async function saveArtifact(db: Db, artifact: Artifact): Promise<{ artifact: Artifact; created: boolean; createdAt: string }> {
+export async function saveArtifact(
+  db: Db,
+  artifact: Artifact,
+  by: { actor: string; tokenId?: string } = { actor: 'unknown' },
+): Promise<{ artifact: Artifact; created: boolean; createdAt: string }> {
   const hash = artifactDigest(artifact);
   const v = artifact.version;
+  // Who pushed is kept beside the body, not in it: the same artifact pushed by two pipelines is still one artifact.
   const inserted = await db.query<{ created_at: Date }>(
-    `INSERT INTO artifacts (id, repository, sha, branch, event, tag, body, body_hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING created_at`,
-    [artifact.id, v.repositoryName, v.sha.toLowerCase(), v.branch ?? '', v.event, v.tag ?? null, artifact, hash],
+    `INSERT INTO artifacts (id, repository, sha, branch, event, tag, body, body_hash, created_by, created_by_token)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING RETURNING created_at`,
+    [artifact.id, v.repositoryName, v.sha.toLowerCase(), v.branch ?? '', v.event, v.tag ?? null, artifact, hash, by.actor, by.tokenId ?? null],
   );
   if (inserted.rowCount === 1) return { artifact, created: true, createdAt: inserted.rows[0].created_at.toISOString() };
   const existing = await db.query<{ body: Artifact; body_hash: string; created_at: Date }>(

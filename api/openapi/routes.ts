@@ -1,0 +1,101 @@
+// The API's route table for the OpenAPI description. test/api-description.test.ts compares it with the routes
+// Express really serves, both ways: a route added without an entry here (or an entry without a route) fails it.
+// To document a new route, add one entry, pointing at the zod schema the route validates its input with.
+import { z } from 'zod';
+import { ArtifactInputSchema } from '../../src/artifact/schema';
+import { FluxEventSchema } from '../../src/flux/event';
+import {
+  ArtifactListQuerySchema, ArtifactTrackQuerySchema, GimletReleaseStatusSchema, GimletRollbackQuerySchema, ReleaseTrackQuerySchema,
+} from '../routes/gimlet';
+import { StartReleaseSchema } from '../routes/releases';
+import { CreatedTokenSchema, CreateTokenSchema, TokenListQuerySchema, TokenListSchema } from '../routes/tokens';
+import type { RouteDoc } from './registry';
+import {
+  FluxAcceptedSchema, GimletArtifactSchema, HealthSchema, ReleaseSchema, RollbackRequestSchema, StartedReleaseSchema, StoredArtifactSchema,
+} from './schemas';
+
+const Artifact = { name: 'Artifact', schema: ArtifactInputSchema };
+const Release = { name: 'Release', schema: ReleaseSchema };
+
+export const ROUTE_DOCS: RouteDoc[] = [
+  {
+    method: 'get', path: '/healthz', summary: 'Health of PostgreSQL and Temporal', tags: ['health'], auth: 'none',
+    responses: { 200: { description: 'both answer', schema: HealthSchema }, 503: { description: 'one does not (named in the body)', schema: HealthSchema } },
+  },
+  {
+    method: 'get', path: '/api/openapi.json', summary: 'This API description (OpenAPI 3.1)', tags: ['meta'],
+    responses: { 200: { description: 'the document', schema: z.record(z.string(), z.unknown()) } },
+  },
+  {
+    method: 'post', path: '/api/artifacts', summary: 'Store a release artifact', tags: ['artifacts'], roles: ['ci', 'deployer'], body: Artifact,
+    description: 'Idempotent: an identical re-push answers 200 with the stored artifact; another body under an existing id is a 409.',
+    responses: {
+      201: { description: 'stored', schema: { name: 'StoredArtifact', schema: StoredArtifactSchema } },
+      200: { description: 'already stored, identical', schema: { name: 'StoredArtifact', schema: StoredArtifactSchema } },
+      409: { description: 'a different artifact has this id' },
+    },
+  },
+  {
+    method: 'get', path: '/api/artifacts/:id', summary: 'One stored artifact', tags: ['artifacts'],
+    responses: { 200: { description: 'the artifact', schema: { name: 'StoredArtifact', schema: StoredArtifactSchema } }, 404: { description: 'no such artifact' } },
+  },
+  {
+    method: 'get', path: '/api/artifacts', summary: 'List artifacts, newest first (Gimlet-compatible)', tags: ['artifacts', 'gimlet'], query: ArtifactListQuerySchema,
+    responses: { 200: { description: 'a JSON array, as Gimlet answers', schema: z.array(GimletArtifactSchema) } },
+  },
+  {
+    method: 'post', path: '/api/releases', summary: 'Start a release of an artifact to an environment', tags: ['releases', 'gimlet'],
+    roles: ['ci', 'deployer'], envScoped: true, body: { name: 'StartRelease', schema: StartReleaseSchema },
+    description: "Also Gimlet's release request: its extra fields (`tenant`, `triggeredBy`) are ignored and the caller is recorded.",
+    responses: {
+      202: { description: 'started', schema: StartedReleaseSchema },
+      200: { description: 'this release already runs or succeeded', schema: StartedReleaseSchema },
+      404: { description: 'unknown artifact, or no environment file for the env/app' },
+    },
+  },
+  {
+    method: 'get', path: '/api/releases/:id', summary: 'One release with its timeline', tags: ['releases'],
+    responses: { 200: { description: 'the release', schema: Release }, 404: { description: 'no such release' } },
+  },
+  {
+    method: 'post', path: '/api/rollback', summary: 'Roll an app back in an environment', tags: ['releases', 'gimlet'],
+    roles: ['deployer'], envScoped: true, query: GimletRollbackQuerySchema.partial(), body: { name: 'RollbackRequest', schema: RollbackRequestSchema }, bodyOptional: true,
+    description: "Ferry's form is the JSON body. Gimlet's form has no body and passes `env`, `app` and `sha` (a GitOps commit) as query parameters; it is translated into Ferry's form.",
+    responses: { 202: { description: 'rollback release started', schema: StartedReleaseSchema } },
+  },
+  {
+    method: 'get', path: '/api/eventArtifactTrack', summary: 'Gimlet: what became of an artifact', tags: ['gimlet'], query: ArtifactTrackQuerySchema,
+    responses: { 200: { description: "Gimlet's ReleaseStatus over every release of the artifact", schema: { name: 'GimletReleaseStatus', schema: GimletReleaseStatusSchema } }, 404: { description: 'no such artifact' } },
+  },
+  {
+    method: 'get', path: '/api/eventReleaseTrack', summary: 'Gimlet: what became of a release request', tags: ['gimlet'], query: ReleaseTrackQuerySchema,
+    responses: { 200: { description: "Gimlet's ReleaseStatus of one release", schema: { name: 'GimletReleaseStatus', schema: GimletReleaseStatusSchema } }, 404: { description: 'no such release' } },
+  },
+  {
+    method: 'post', path: '/api/artifact', summary: "Gimlet: store an artifact (Gimlet's CLI and GitHub Action)", tags: ['gimlet', 'artifacts'],
+    roles: ['ci', 'deployer'], body: Artifact,
+    responses: {
+      201: { description: 'stored', schema: GimletArtifactSchema },
+      200: { description: 'already stored, identical', schema: GimletArtifactSchema },
+      409: { description: 'a different artifact has this id' },
+    },
+  },
+  {
+    method: 'post', path: '/api/tokens', summary: 'Create an API token (the secret is shown once)', tags: ['tokens'], roles: ['admin'],
+    body: { name: 'CreateToken', schema: CreateTokenSchema },
+    responses: { 201: { description: 'created', schema: { name: 'CreatedToken', schema: CreatedTokenSchema } }, 409: { description: 'a live token has this name' } },
+  },
+  {
+    method: 'get', path: '/api/tokens', summary: 'List tokens (never their secrets)', tags: ['tokens'], roles: ['admin'], query: TokenListQuerySchema,
+    responses: { 200: { description: 'the tokens', schema: TokenListSchema } },
+  },
+  {
+    method: 'delete', path: '/api/tokens/:id', summary: 'Revoke a token by id or name; effective at once', tags: ['tokens'], roles: ['admin'],
+    responses: { 204: { description: 'revoked' }, 404: { description: 'no live token with this id or name' } },
+  },
+  {
+    method: 'post', path: '/api/flux/events', summary: 'Flux notification-controller events (generic-hmac provider)', tags: ['flux'], auth: 'hmac',
+    body: { name: 'FluxEvent', schema: FluxEventSchema },
+    responses: { 202: { description: 'stored (and settling waiting releases)', schema: FluxAcceptedSchema }, 401: { description: 'missing or invalid X-Signature' } },
+  },
+];
