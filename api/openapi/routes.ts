@@ -7,7 +7,9 @@ import { FluxEventSchema } from '../../src/flux/event';
 import {
   ArtifactListQuerySchema, ArtifactTrackQuerySchema, GimletReleaseStatusSchema, GimletRollbackQuerySchema, ReleaseTrackQuerySchema,
 } from '../routes/gimlet';
+import { BranchDeletedSchema, VarsSchema } from '../routes/policies';
 import { StartReleaseSchema } from '../routes/releases';
+import { PolicyInputSchema } from '../../src/policy/policies';
 import { CreatedTokenSchema, CreateTokenSchema, TokenListQuerySchema, TokenListSchema } from '../routes/tokens';
 import type { RouteDoc } from './registry';
 import {
@@ -19,7 +21,7 @@ const Release = { name: 'Release', schema: ReleaseSchema };
 
 export const ROUTE_DOCS: RouteDoc[] = [
   {
-    method: 'get', path: '/healthz', summary: 'Health of PostgreSQL and Temporal', tags: ['health'], auth: 'none',
+    method: 'get', path: '/healthz', summary: 'Liveness: the process answers', tags: ['health'], auth: 'none',
     responses: { 200: { description: 'both answer', schema: HealthSchema }, 503: { description: 'one does not (named in the body)', schema: HealthSchema } },
   },
   {
@@ -97,5 +99,57 @@ export const ROUTE_DOCS: RouteDoc[] = [
     method: 'post', path: '/api/flux/events', summary: 'Flux notification-controller events (generic-hmac provider)', tags: ['flux'], auth: 'hmac',
     body: { name: 'FluxEvent', schema: FluxEventSchema },
     responses: { 202: { description: 'stored (and settling waiting releases)', schema: FluxAcceptedSchema }, 401: { description: 'missing or invalid X-Signature' } },
+  },
+  {
+    method: 'post', path: '/api/flux/events/:cluster', summary: 'Flux events from one cluster, verified with that cluster\'s secret', tags: ['flux'], auth: 'hmac',
+    body: { name: 'FluxEvent', schema: FluxEventSchema },
+    responses: { 202: { description: 'stored', schema: FluxAcceptedSchema }, 401: { description: 'missing or invalid X-Signature, or unknown cluster' } },
+  },
+  {
+    method: 'get', path: '/api/flux/manifests/:cluster', summary: 'Provider, Alert and Secret YAML a cluster needs to report to Ferry', tags: ['flux'],
+    responses: { 200: { description: 'YAML (the Secret value is a placeholder)' }, 404: { description: 'no such cluster' } },
+  },
+  {
+    method: 'get', path: '/readyz', summary: 'Readiness: PostgreSQL, Temporal and the GitOps remote answer', tags: ['health'], auth: 'none',
+    responses: { 200: { description: 'ready', schema: z.record(z.string(), z.unknown()) }, 503: { description: 'a dependency is unreachable (named in the body)', schema: z.record(z.string(), z.unknown()) } },
+  },
+  {
+    method: 'get', path: '/metrics', summary: 'Prometheus metrics', tags: ['health'],
+    responses: { 200: { description: 'Prometheus text format' } },
+  },
+  {
+    method: 'get', path: '/api/policies', summary: 'Stored policies and the server-wide branch restrictions', tags: ['policies'], query: z.object({ app: z.string().optional() }),
+    responses: { 200: { description: '{items}', schema: z.record(z.string(), z.unknown()) } },
+  },
+  {
+    method: 'get', path: '/api/policies/:id', summary: 'One policy with its change history', tags: ['policies'],
+    responses: { 200: { description: 'the policy', schema: z.record(z.string(), z.unknown()) }, 404: { description: 'no such policy' } },
+  },
+  {
+    method: 'put', path: '/api/policies', summary: 'Create or replace a policy (auto-release or branch restriction)', tags: ['policies'], roles: ['admin'],
+    body: { name: 'PolicyInput', schema: PolicyInputSchema },
+    responses: { 201: { description: 'created', schema: z.record(z.string(), z.unknown()) }, 200: { description: 'replaced', schema: z.record(z.string(), z.unknown()) }, 409: { description: 'conflicts with another policy (both named)' } },
+  },
+  {
+    method: 'delete', path: '/api/policies/:id', summary: 'Delete a stored policy', tags: ['policies'], roles: ['admin'],
+    responses: { 204: { description: 'deleted' }, 403: { description: 'server-wide restrictions cannot be deleted' }, 404: { description: 'no such policy' } },
+  },
+  {
+    method: 'get', path: '/api/artifacts/:id/decisions', summary: 'Why an artifact did (not) deploy, per environment file', tags: ['policies', 'artifacts'],
+    responses: { 200: { description: 'decisions', schema: z.record(z.string(), z.unknown()) }, 404: { description: 'no such artifact' } },
+  },
+  {
+    method: 'post', path: '/api/events/branch-deleted', summary: 'A branch was deleted: remove its preview environments', tags: ['policies'], roles: ['ci', 'deployer'],
+    body: { name: 'BranchDeleted', schema: BranchDeletedSchema },
+    responses: { 202: { description: 'cleanup started', schema: z.record(z.string(), z.unknown()) } },
+  },
+  {
+    method: 'get', path: '/api/env-vars/:env', summary: 'Template variables Ferry keeps for an environment', tags: ['policies'],
+    responses: { 200: { description: 'the variables', schema: z.record(z.string(), z.unknown()) } },
+  },
+  {
+    method: 'put', path: '/api/env-vars/:env', summary: 'Set the template variables of an environment', tags: ['policies'], roles: ['admin'],
+    body: { name: 'EnvVars', schema: VarsSchema },
+    responses: { 200: { description: 'stored', schema: z.record(z.string(), z.unknown()) } },
   },
 ];

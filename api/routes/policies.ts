@@ -15,13 +15,13 @@ import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, parseBody } from '../errors';
 import { actorOf, requireRole } from '../auth';
 
-const BranchDeletedSchema = z.object({
+export const BranchDeletedSchema = z.object({
   repository: z.string().min(1).max(200),
   // eslint-disable-next-line no-control-regex
   branch: z.string().min(1).max(255).regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters'),
 });
 
-const VarsSchema = z.object({
+export const VarsSchema = z.object({
   vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'keys must be variable names'), z.string().max(100_000)),
 });
 
