@@ -3,8 +3,12 @@ import { requireToken } from './auth';
 import type { ApiContext } from './context';
 import { errorHandler, HttpError } from './errors';
 import { artifactRoutes } from './routes/artifacts';
+import { decisionRoutes } from './routes/decisions';
+import { environmentRoutes } from './routes/environments';
 import { fluxRoutes } from './routes/flux';
 import { healthRoutes } from './routes/health';
+import { historyRoutes } from './routes/history';
+import { promotionRoutes } from './routes/promotion';
 import { releaseRoutes } from './routes/releases';
 
 export function createApi(ctx: ApiContext): express.Express {
@@ -17,6 +21,7 @@ export function createApi(ctx: ApiContext): express.Express {
   app.use('/api', requireToken(ctx.authenticate), express.json({ limit: ctx.maxBody, strict: true }));
   app.use('/api', artifactRoutes(ctx));
   app.use('/api', releaseRoutes(ctx));
+  app.use('/api', decisionRoutes(ctx), historyRoutes(ctx), promotionRoutes(ctx), environmentRoutes(ctx));
   app.use((req, _res, next) => next(new HttpError(404, `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(ctx.log));
   return app;

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { EnvironmentsFile } from '../src/gates/environments';
 import type { Logger } from '../src/log';
 import type { Db } from '../src/store/db';
 import type { Authenticator } from './auth';
@@ -15,4 +16,6 @@ export interface ApiContext {
   fluxTimeout: string;
   fluxWebhookSecret?: string;
   maxBody: string;
+  /** Server-side environment config (FERRY_CONFIG): gates, ordering, promotion, rollback. */
+  environments: EnvironmentsFile;
 }

@@ -2,8 +2,12 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Promoter } from '../activities/promotion-activities';
 import { adminTokenAuthenticator } from '../api/auth';
 import { createApi } from '../api/app';
+import type { ApiContext } from '../api/context';
+import { HttpError } from '../api/errors';
+import { promote } from '../api/promotion';
 import type { FerryConfig } from '../src/config';
 import { GitopsWriter } from '../src/gitops/writer';
 import { createLogger, type Logger } from '../src/log';
@@ -62,6 +66,21 @@ export async function startFerry(
     stops.push(() => connection.close());
     const temporal = new Client({ connection, namespace: services.namespace });
 
+    const apiContext: ApiContext = {
+      db, temporal, log, authenticate: adminTokenAuthenticator(opts.adminToken, config.tokens), taskQueue: config.taskQueue,
+      writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux, fluxTimeout: config.fluxTimeout,
+      fluxWebhookSecret: config.fluxWebhookSecret, maxBody: config.maxBody, environments: config.environments,
+    };
+    // Auto-promotions start releases the way POST /api/promote does, with the same checks.
+    const promoter: Promoter = async (r) => {
+      try {
+        return { ok: true, releaseId: (await promote(apiContext, r)).id };
+      } catch (err) {
+        if (err instanceof HttpError && err.status < 500) return { ok: false, reason: err.message };
+        throw err;
+      }
+    };
+
     const workers: Worker[] = [];
     if (roles.releaseWorker || roles.writerWorker) {
       const native = await NativeConnection.connect({ address: services.temporalAddress });
@@ -79,6 +98,8 @@ export async function startFerry(
         workers.push(await createReleaseWorker({
           connection: native, namespace: services.namespace, taskQueue: config.taskQueue,
           deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl },
+          lanes: { temporal, taskQueue: config.taskQueue, eventsPerRun: config.laneEventsPerRun },
+          promote: promoter,
         }));
       }
     }
@@ -92,11 +113,7 @@ export async function startFerry(
 
     let url: string | undefined;
     if (roles.api) {
-      const app = createApi({
-        db, temporal, log, authenticate: adminTokenAuthenticator(opts.adminToken), taskQueue: config.taskQueue,
-        writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux, fluxTimeout: config.fluxTimeout,
-        fluxWebhookSecret: config.fluxWebhookSecret, maxBody: config.maxBody,
-      });
+      const app = createApi(apiContext);
       const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once('error', reject);

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { ConfigFileError, loadEnvironmentsFile, loadTokensFile, type NamedToken } from './config-files';
+import type { EnvironmentsFile } from './gates/environments';
 
 /** Durations as Temporal and humans write them: 90s, 15m, 2h, 1d. */
 export const DurationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m or 2h');
@@ -27,6 +29,9 @@ const EnvSchema = z.object({
   FERRY_TASK_QUEUE: z.string().default('ferry-releases'),
   FERRY_WRITER_TASK_QUEUE: z.string().default('gitops-writer'),
   FERRY_TEMPORAL_UI_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  FERRY_CONFIG: z.string().optional(),
+  FERRY_TOKENS_FILE: z.string().optional(),
+  FERRY_LANE_EVENTS_PER_RUN: z.coerce.number().int().min(1).max(100_000).default(1000),
 });
 
 export interface FerryConfig {
@@ -49,6 +54,12 @@ export interface FerryConfig {
   taskQueue: string;
   writerTaskQueue: string;
   temporalUiPort?: number;
+  /** Per-environment gates, ordering, promotion and rollback rules (FERRY_CONFIG); empty means ungated. */
+  environments: EnvironmentsFile;
+  /** Extra named API tokens (FERRY_TOKENS_FILE); a stopgap until tokens with roles exist. */
+  tokens: NamedToken[];
+  /** Events an ordering lane handles before it continues as new. */
+  laneEventsPerRun: number;
 }
 
 export class ConfigError extends Error {}
@@ -62,6 +73,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const e = parsed.data;
+  let environments: EnvironmentsFile;
+  let tokens: NamedToken[];
+  try {
+    environments = loadEnvironmentsFile(e.FERRY_CONFIG);
+    tokens = loadTokensFile(e.FERRY_TOKENS_FILE);
+  } catch (err) {
+    if (err instanceof ConfigFileError) throw new ConfigError(`invalid configuration: ${err.message}`);
+    throw err;
+  }
   return {
     port: e.FERRY_PORT,
     host: e.FERRY_HOST,
@@ -81,5 +101,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     taskQueue: e.FERRY_TASK_QUEUE,
     writerTaskQueue: e.FERRY_WRITER_TASK_QUEUE,
     temporalUiPort: e.FERRY_TEMPORAL_UI_PORT,
+    environments,
+    tokens,
+    laneEventsPerRun: e.FERRY_LANE_EVENTS_PER_RUN,
   };
 }

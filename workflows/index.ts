@@ -1,3 +1,5 @@
 // Bundle entry for the release worker: every workflow type Ferry runs.
 export { releaseWorkflow } from './release';
 export { fluxEventWorkflow } from './flux-event';
+export { laneWorkflow } from './lane';
+export { autoPromoteWorkflow } from './auto-promote';

@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { Router } from 'express';
 import { z } from 'zod';
 import { ArtifactIdSchema, environmentFilesFor } from '../../src/artifact/schema';
+import { autoPromotionsFrom, resolveGates } from '../../src/gates/environments';
 import { zName } from '../../src/names';
 import { releaseWorkflowId, type ReleaseState, type ReleaseTrigger } from '../../src/release/types';
 import { getArtifact } from '../../src/store/artifacts';
@@ -24,13 +25,26 @@ export interface StartedRelease {
   workflowId: string;
   status: string;
   existing: boolean;
+  rollbackOf?: string | null;
+  promotedFrom?: string | null;
+}
+
+export interface StartReleaseRequest {
+  artifactId: string;
+  env: string;
+  app?: string;
+  trigger: ReleaseTrigger;
+  releasedBy: string;
+  /** Makes a deliberate re-release of an artifact (a rollback) a release of its own, next to the original. */
+  suffix?: string;
+  /** Rollbacks: the release being rolled back. */
+  rollbackOf?: string;
+  /** Promotions: the source release in the previous environment. */
+  promotedFrom?: string;
 }
 
 /** Starts (or finds) the release workflow of an artifact's app in an env. Shared by every way a release begins. */
-export async function startRelease(
-  ctx: ApiContext,
-  req: { artifactId: string; env: string; app?: string; trigger: ReleaseTrigger; releasedBy: string },
-): Promise<StartedRelease> {
+export async function startRelease(ctx: ApiContext, req: StartReleaseRequest): Promise<StartedRelease> {
   const stored = await getArtifact(ctx.db, req.artifactId);
   if (!stored) throw new HttpError(404, `artifact "${req.artifactId}" not found`);
   const { artifact } = stored;
@@ -47,7 +61,8 @@ export async function startRelease(
     });
   }
 
-  const workflowId = releaseWorkflowId(envFile.app, req.env, artifact.id);
+  const workflowId = releaseWorkflowId(envFile.app, req.env, artifact.id, req.suffix);
+  const links = { ...(req.rollbackOf ? { rollbackOf: req.rollbackOf } : {}), ...(req.promotedFrom ? { promotedFrom: req.promotedFrom } : {}) };
   const input: ReleaseInput = {
     releaseId: workflowId,
     app: envFile.app,
@@ -60,6 +75,10 @@ export async function startRelease(
     writerTaskQueue: ctx.writerTaskQueue,
     awaitFlux: ctx.awaitFlux,
     fluxTimeout: ctx.fluxTimeout,
+    // Gates are fixed when the release starts: a config change later does not alter a release already waiting.
+    gates: resolveGates(ctx.environments, req.env, { rollback: req.trigger === 'rollback' }),
+    autoPromote: autoPromotionsFrom(ctx.environments, req.env),
+    ...links,
   };
   // Read before starting: a release already known (running, or ended well) is answered as existing.
   const before = await getRelease(ctx.db, workflowId);
@@ -87,7 +106,7 @@ export async function startRelease(
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     const row = await getRelease(ctx.db, workflowId);
-    return { id: workflowId, workflowId, status: row?.status ?? 'pending', existing: true };
+    return { id: workflowId, workflowId, status: row?.status ?? 'pending', existing: true, ...links };
   }
 
   // The workflow records its own state too; this row only lets GET answer before the first activity ran.
@@ -96,10 +115,11 @@ export async function startRelease(
     id: workflowId, app: input.app, env: input.env, artifactId: input.artifactId, sha: input.sha, branch: input.branch,
     trigger: input.trigger, releasedBy: input.releasedBy, status: 'pending', gitopsCommit: null, fluxStatus: null,
     error: null, timeline: [], createdAt: now, updatedAt: now, runId, seq: 0,
+    rollbackOf: req.rollbackOf ?? null, promotedFrom: req.promotedFrom ?? null,
   };
   await recordReleaseState(ctx.db, pending);
   const row = await getRelease(ctx.db, workflowId);
-  return { id: workflowId, workflowId, status: row?.status ?? 'pending', existing };
+  return { id: workflowId, workflowId, status: row?.status ?? 'pending', existing, ...links };
 }
 
 export function releaseRoutes(ctx: ApiContext): Router {
