@@ -297,8 +297,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     if (!input.awaitFlux) return await wrapUp(true);
 
     await enter('reconciling', `waiting up to ${input.fluxTimeout} for Flux`);
-    // Events that arrived before this release started waiting are stored; look at them first.
-    verdict ??= (await bookkeeping.checkFluxHistory({ releaseId: input.releaseId, commit: commit.commit, since: state.createdAt })) ?? undefined;
+    // Events that arrived before this release started waiting are stored; look at them first. (Awaited before the
+    // `??=`: written as one expression, a verdict signalled during the lookup would be overwritten by its null.)
+    const stored = await bookkeeping.checkFluxHistory({ releaseId: input.releaseId, commit: commit.commit, since: state.createdAt });
+    verdict ??= stored ?? undefined;
     const settled = await wf.condition(() => verdict !== undefined, input.fluxTimeout as Duration);
     if (!settled || !verdict) {
       state.fluxStatus = state.fluxStatus ?? 'no event';
