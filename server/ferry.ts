@@ -98,7 +98,7 @@ export async function startFerry(
         workers.push(await createReleaseWorker({
           connection: native, namespace: services.namespace, taskQueue: config.taskQueue,
           deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl },
-          lanes: { temporal, taskQueue: config.taskQueue, eventsPerRun: config.laneEventsPerRun },
+          lanes: { temporal, taskQueue: config.taskQueue, eventsPerRun: config.laneEventsPerRun, holderCheck: config.laneHolderCheck },
           promote: promoter,
         }));
       }

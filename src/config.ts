@@ -32,6 +32,7 @@ const EnvSchema = z.object({
   FERRY_CONFIG: z.string().optional(),
   FERRY_TOKENS_FILE: z.string().optional(),
   FERRY_LANE_EVENTS_PER_RUN: z.coerce.number().int().min(1).max(100_000).default(1000),
+  FERRY_LANE_HOLDER_CHECK: DurationSchema.default('10m'),
 });
 
 export interface FerryConfig {
@@ -60,6 +61,8 @@ export interface FerryConfig {
   tokens: NamedToken[];
   /** Events an ordering lane handles before it continues as new. */
   laneEventsPerRun: number;
+  /** How often a lane checks that the release holding it still runs (a terminated one never leaves). */
+  laneHolderCheck: string;
 }
 
 export class ConfigError extends Error {}
@@ -104,5 +107,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     environments,
     tokens,
     laneEventsPerRun: e.FERRY_LANE_EVENTS_PER_RUN,
+    laneHolderCheck: e.FERRY_LANE_HOLDER_CHECK,
   };
 }

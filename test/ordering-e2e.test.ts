@@ -12,7 +12,8 @@ before(async () => {
     queued: { ordering: 'queue' },
     latest: { ordering: 'supersede', approvals: { required: 1, approvers: ['bob'], timeout: '10m' } },
     fast: { ordering: 'supersede' },
-  }, { FERRY_FLUX_TIMEOUT: '5m', FERRY_LANE_EVENTS_PER_RUN: '5' });
+    stuck: { approvals: { required: 1, approvers: ['bob'], timeout: '10m' } },
+  }, { FERRY_FLUX_TIMEOUT: '5m', FERRY_LANE_EVENTS_PER_RUN: '5', FERRY_LANE_HOLDER_CHECK: '2s' });
   stack = await startStack({ env });
 });
 after(async () => {
@@ -133,6 +134,18 @@ describe('supersede', () => {
     const cDone = await stack.waitForRelease(c, ['succeeded', 'failed']);
     assert.equal(cDone.status, 'succeeded');
     assert.ok(Date.parse((await getRelease(stack, a[0])).finishedAt) <= at(cDone, 'rendering'));
+  });
+});
+
+describe('lane recovery', () => {
+  test('a holder that was terminated (and so never left) is noticed, and the lane passes on', async () => {
+    const [first] = await startConcurrently('ledger', 'stuck', 1);
+    await stack.waitForRelease(first, ['awaiting-approval']);
+    const [second] = await startConcurrently('ledger', 'stuck', 1);
+    assert.equal((await stack.waitForRelease(second, ['queued'])).status, 'queued');
+    await stack.ferry.temporal.workflow.getHandle(first).terminate('operator removed it');
+    // The lane checks its holder every 2 s here (FERRY_LANE_HOLDER_CHECK); the next release gets its turn.
+    assert.equal((await stack.waitForRelease(second, ['awaiting-approval'], 30_000)).status, 'awaiting-approval');
   });
 });
 

@@ -6,7 +6,7 @@
  * per-environment keys (clusters, notifications, ...) are added to EnvironmentSchema.
  */
 import { z } from 'zod';
-import { zName } from '../names';
+import { validateName, zName } from '../names';
 import { clockSeconds, isValidTimeZone, parseInstant, weekSeconds } from './freeze';
 import type { AutoPromotion, FreezeWindow, Ordering, ReleaseGates } from './types';
 
@@ -57,8 +57,10 @@ const FreezeSchema = z
       ctx.addIssue({ code: 'custom', path: [], message: 'give exactly one of weekly {from, to}, daily {from, to}, or a one-off from/to' });
       return;
     }
-    if (f.weekly && weekSeconds(f.weekly.from) === weekSeconds(f.weekly.to)) ctx.addIssue({ code: 'custom', path: ['weekly'], message: 'from and to must differ' });
-    if (f.daily && clockSeconds(f.daily.from) === clockSeconds(f.daily.to)) ctx.addIssue({ code: 'custom', path: ['daily'], message: 'from and to must differ' });
+    // (Malformed times were reported by the field schemas; compare only well-formed ones.)
+    const same = (parse: (v: string) => number, a: string, b: string) => check(parse)(a) && check(parse)(b) && parse(a) === parse(b);
+    if (f.weekly && same(weekSeconds, f.weekly.from, f.weekly.to)) ctx.addIssue({ code: 'custom', path: ['weekly'], message: 'from and to must differ' });
+    if (f.daily && same(clockSeconds, f.daily.from, f.daily.to)) ctx.addIssue({ code: 'custom', path: ['daily'], message: 'from and to must differ' });
     if (f.from !== undefined || f.to !== undefined) {
       if (f.from === undefined || f.to === undefined) {
         ctx.addIssue({ code: 'custom', path: [f.from === undefined ? 'from' : 'to'], message: 'a one-off freeze needs both from and to' });
@@ -95,10 +97,12 @@ export type EnvironmentConfig = z.infer<typeof EnvironmentSchema>;
 
 export const EnvironmentsFileSchema = z
   .strictObject({
-    environments: z.record(zName('env'), EnvironmentSchema).default({}),
+    environments: z.record(z.string(), EnvironmentSchema).default({}),
   })
   .superRefine((file, ctx) => {
     for (const [name, env] of Object.entries(file.environments)) {
+      const bad = validateName('env', name);
+      if (bad) ctx.addIssue({ code: 'custom', path: ['environments', name], message: bad });
       const from = env.promotion?.from;
       if (from === undefined) continue;
       if (!(from in file.environments)) {

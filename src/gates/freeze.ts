@@ -82,7 +82,11 @@ export function parseInstant(s: string, timeZone: string): number {
   }
   const m = LOCAL_DATE_TIME.exec(s.trim());
   if (!m) throw new Error(`"${s}" is not an ISO date-time such as 2026-12-20T00:00 or 2026-12-20T00:00:00Z`);
-  const naive = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0));
+  const [y, mo, d, h, mi, sec] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0));
+  const naive = Date.UTC(y, mo - 1, d, h, mi, sec);
+  // Date.UTC rolls 2026-02-30 over into March; a freeze date that does not exist is a typo.
+  const back = new Date(naive);
+  if (back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || h > 23 || mi > 59 || sec > 59) throw new Error(`"${s}" is not a valid date-time`);
   return wallToInstant(naive, timeZone);
 }
 
