@@ -17,7 +17,7 @@ before(async () => {
   // The dev server and the workflow bundle first, so the freeze below starts counting once the slow parts are done.
   await Promise.all([sharedTemporal(), workflowBundle()]);
   const now = Date.now();
-  thawAt = new Date(now + 25_000);
+  thawAt = new Date(now + 30_000);
   const env = await configEnv({
     production: { approvals: { required: 2, approvers: ['alice', 'bob', 'carol'], fourEyes: true, timeout: '10m' } },
     qa: { approvals: { required: 1, approvers: ['bob'], timeout: '3s' } },

@@ -24,14 +24,15 @@ const LEFT_MEMORY = 500;
  * is never cancelled. The lane only ever acts on what releases report, so it never guesses.
  *
  * All decisions happen in handlers, synchronously, on plain-JSON state; the main loop only sends the signals those
- * decisions produced, checks now and then that a silent holder still runs, and continues as new with the state.
+ * decisions produced, checks now and then that the holder still runs, and continues as new with the state.
  */
 export async function laneWorkflow(input: LaneInput): Promise<void> {
   const st: LaneState = input.state ?? { holder: null, queue: [], outbox: [], left: [], granted: 0 };
   const eventsPerRun = input.eventsPerRun ?? 1000;
   const holderCheckMs = msToNumber((input.holderCheck ?? '10 minutes') as Parameters<typeof msToNumber>[0]);
   let events = 0;
-  // The holder is probed once it has held the lane quietly for holderCheck, however busy the lane is otherwise.
+  // The holder is probed after holding the lane for holderCheck, and every holderCheck after that, however busy the
+  // lane is otherwise.
   let probedHolder: string | null = null;
   let probeDue = 0;
 
