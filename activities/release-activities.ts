@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { FluxVerdict, FluxEventInput } from '../workflows/definitions';
+import type { CheckFreezeInput, FluxVerdict, FluxEventInput, FreezeState } from '../workflows/definitions';
+import { freezeStateAt } from '../src/gates/freeze';
 import { EnvironmentFileSchema } from '../src/artifact/schema';
 import type { Logger } from '../src/log';
 import { releaseAppName } from '../src/policy/deploy';
@@ -88,6 +89,11 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
       }
       await saveRender(db, input.releaseId, rendered);
       return { files: Object.keys(rendered.files), digest: rendered.digest };
+    },
+
+    /** Freeze windows need time-zone data, which workflow code must not depend on; the answer is recorded. */
+    async checkFreeze(input: CheckFreezeInput): Promise<FreezeState> {
+      return freezeStateAt(input.windows, Date.parse(input.at));
     },
 
     /** Events stored before the release started waiting: one terminal verdict per cluster at most. */

@@ -1,6 +1,7 @@
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { environmentFilesFor } from '../src/artifact/schema';
 import { artifactBranch, releaseAppName } from '../src/policy/deploy';
+import { autoPromotionsFrom, type EnvironmentsFile, resolveGates } from '../src/gates/environments';
 import { reconcileSettingsFor, type ReconcileConfig } from '../src/reconcile/config';
 import { effectiveRestriction, type Policy, restrictionRefusal } from '../src/policy/policies';
 import { releaseWorkflowId, type ReleaseState, type ReleaseTrigger } from '../src/release/types';
@@ -29,6 +30,8 @@ export interface ReleaseStarterDeps {
   branchRestrictions: Policy[];
   /** Clusters and per-env reconcile settings; each release gets its env's share as input. */
   reconcile?: ReconcileConfig;
+  /** Server-side environment config (FERRY_CONFIG): gates, ordering, promotion, rollback. */
+  environments: EnvironmentsFile;
 }
 
 export interface StartReleaseRequest {
@@ -43,6 +46,12 @@ export interface StartReleaseRequest {
    * same release twice). Otherwise a failed release may be started again.
    */
   once?: boolean;
+  /** Makes a deliberate re-release of an artifact (a rollback) a release of its own, next to the original. */
+  suffix?: string;
+  /** Rollbacks: the release being rolled back. */
+  rollbackOf?: string;
+  /** Promotions: the source release in the previous environment. */
+  promotedFrom?: string;
 }
 
 export interface StartedRelease {
@@ -50,6 +59,8 @@ export interface StartedRelease {
   workflowId: string;
   status: string;
   existing: boolean;
+  rollbackOf?: string | null;
+  promotedFrom?: string | null;
 }
 
 /** Why a release was not started; callers map `kind` to their own answer (HTTP status, a recorded decision). */
@@ -91,7 +102,8 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
   }
 
   const app = releaseAppName(envFile, artifact.version);
-  const workflowId = releaseWorkflowId(app, req.env, artifact.id);
+  const workflowId = releaseWorkflowId(app, req.env, artifact.id, req.suffix);
+  const links = { ...(req.rollbackOf ? { rollbackOf: req.rollbackOf } : {}), ...(req.promotedFrom ? { promotedFrom: req.promotedFrom } : {}) };
   const input: ReleaseInput = {
     releaseId: workflowId,
     app,
@@ -105,6 +117,10 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
     awaitFlux: deps.awaitFlux,
     fluxTimeout: deps.fluxTimeout,
     reconcile: reconcileSettingsFor(deps.reconcile, req.env),
+    // Gates are fixed when the release starts: a config change later does not alter a release already waiting.
+    gates: resolveGates(deps.environments, req.env, { rollback: req.trigger === 'rollback' }),
+    autoPromote: autoPromotionsFrom(deps.environments, req.env),
+    ...links,
   };
   // Read before starting: a release already known (running, or ended well) is answered as existing.
   const before = await getRelease(deps.db, workflowId);
@@ -132,7 +148,7 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     const row = await getRelease(deps.db, workflowId);
-    return { id: workflowId, workflowId, status: row?.status ?? 'pending', existing: true };
+    return { id: workflowId, workflowId, status: row?.status ?? 'pending', existing: true, ...links };
   }
 
   // The workflow records its own state too; this row only lets GET answer before the first activity ran.
@@ -141,8 +157,9 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
     id: workflowId, app: input.app, env: input.env, artifactId: input.artifactId, sha: input.sha, branch: input.branch,
     trigger: input.trigger, releasedBy: input.releasedBy, status: 'pending', gitopsCommit: null, fluxStatus: null,
     error: null, timeline: [], createdAt: now, updatedAt: now, runId, seq: 0,
+    rollbackOf: req.rollbackOf ?? null, promotedFrom: req.promotedFrom ?? null,
   };
   await recordReleaseState(deps.db, pending);
   const row = await getRelease(deps.db, workflowId);
-  return { id: workflowId, workflowId, status: row?.status ?? 'pending', existing };
+  return { id: workflowId, workflowId, status: row?.status ?? 'pending', existing, ...links };
 }

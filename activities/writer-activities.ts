@@ -21,6 +21,14 @@ export interface CommitReleaseInput {
   releasedBy: string;
   trigger: ReleaseTrigger;
   notBefore: string;
+  /** Rollbacks: the release rolled back (trailer Ferry-Rollback-Of). */
+  rollbackOf?: string;
+  /** Promotions: the release in the previous environment (trailer Ferry-Promoted-From). */
+  promotedFrom?: string;
+  /** Who approved (trailer Ferry-Approved-By). */
+  approvedBy?: string[];
+  /** Who released through a freeze as a hotfix (trailer Ferry-Hotfix-By). */
+  hotfixBy?: string;
 }
 
 export interface RemoveAppDirectoryInput {
@@ -87,6 +95,11 @@ export function createWriterActivities(deps: WriterActivityDeps) {
             // The writer folds every trailer value onto one line, so user text cannot forge a trailer.
             'Ferry-Released-By': input.releasedBy,
             'Ferry-Trigger': input.trigger,
+            // Empty values are left out by the writer.
+            'Ferry-Rollback-Of': input.rollbackOf ?? '',
+            'Ferry-Promoted-From': input.promotedFrom ?? '',
+            'Ferry-Approved-By': (input.approvedBy ?? []).join(', '),
+            'Ferry-Hotfix-By': input.hotfixBy ?? '',
           },
           notBefore: input.notBefore,
         });

@@ -3,12 +3,16 @@ import { requireToken } from './auth';
 import type { ApiContext } from './context';
 import { errorHandler, HttpError } from './errors';
 import { artifactRoutes } from './routes/artifacts';
+import { decisionRoutes } from './routes/decisions';
+import { environmentRoutes } from './routes/environments';
 import { fluxRoutes } from './routes/flux';
 import { gimletRoutes } from './routes/gimlet';
 import { healthRoutes } from './routes/health';
 import { policyRoutes } from './routes/policies';
 import { httpMetrics } from './metrics';
 import { openApiRoutes } from './routes/openapi';
+import { historyRoutes } from './routes/history';
+import { promotionRoutes } from './routes/promotion';
 import { releaseRoutes } from './routes/releases';
 import { tokenRoutes } from './routes/tokens';
 
@@ -28,6 +32,7 @@ export function createApi(ctx: ApiContext): express.Express {
   app.use('/api', releaseRoutes(ctx));
   app.use('/api', policyRoutes(ctx));
   app.use('/api', tokenRoutes(ctx));
+  app.use('/api', decisionRoutes(ctx), historyRoutes(ctx), promotionRoutes(ctx), environmentRoutes(ctx));
   app.use((req, _res, next) => next(new HttpError(404, `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(ctx.log));
   return app;

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { EnvironmentsFile } from '../src/gates/environments';
 import type { Logger } from '../src/log';
 import type { Policy } from '../src/policy/policies';
 import type { ReconcileConfig } from '../src/reconcile/config';
@@ -29,4 +30,6 @@ export interface ApiContext {
   /** The GitOps remote, probed by /readyz. */
   gitopsRepo?: string;
   temporalMetricsAddress?: string;
+  /** Server-side environment config (FERRY_CONFIG): gates, ordering, promotion, rollback. */
+  environments: EnvironmentsFile;
 }

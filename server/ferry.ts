@@ -5,8 +5,12 @@ import { Client, Connection } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Express } from 'express';
+import type { Promoter } from '../activities/promotion-activities';
 import { createAuthenticator } from '../api/auth';
 import { createApi } from '../api/app';
+import type { ApiContext } from '../api/context';
+import { HttpError } from '../api/errors';
+import { promote } from '../api/promotion';
 import { durationMs, type FerryConfig } from '../src/config';
 import { GitopsWriters } from '../src/gitops/repos';
 import { createLogger, type Logger } from '../src/log';
@@ -84,6 +88,24 @@ export async function startFerry(
     stops.push(() => connection.close());
     const temporal = new Client({ connection, namespace: services.namespace });
 
+    const authenticate = createAuthenticator({ db, adminToken: opts.adminToken, oidc: config.oidc, log, staticTokens: config.tokens });
+    const apiContext: ApiContext = {
+      db, temporal, log, authenticate, taskQueue: config.taskQueue,
+      writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux, fluxTimeout: config.fluxTimeout,
+      fluxWebhookSecret: config.fluxWebhookSecret, reconcile, maxBody: config.maxBody,
+      branchRestrictions: config.branchRestrictions, mainBranch: config.mainBranch, environments: config.environments,
+      metrics, gitopsRepo, temporalMetricsAddress: config.temporalMetricsAddress,
+    };
+    // Auto-promotions start releases the way POST /api/promote does, with the same checks.
+    const promoter: Promoter = async (r) => {
+      try {
+        return { ok: true, releaseId: (await promote(apiContext, r)).id };
+      } catch (err) {
+        if (err instanceof HttpError && err.status < 500) return { ok: false, reason: err.message };
+        throw err;
+      }
+    };
+
     const workers: Worker[] = [];
     if (roles.releaseWorker || roles.writerWorker) {
       const native = await NativeConnection.connect({ address: services.temporalAddress });
@@ -106,7 +128,7 @@ export async function startFerry(
         const charts = new ChartStore({ cacheDir: path.join(config.dataDir, 'charts'), helm, localRoot: config.chartRoot });
         const starter = {
           db, temporal, taskQueue: config.taskQueue, writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux,
-          fluxTimeout: config.fluxTimeout, branchRestrictions: config.branchRestrictions, reconcile,
+          fluxTimeout: config.fluxTimeout, branchRestrictions: config.branchRestrictions, reconcile, environments: config.environments,
         };
         const reader = new GitopsWriters(layout, (remote) => ({ branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'reader', remote), committer: COMMITTER }));
         await reader.initDefault();
@@ -115,6 +137,8 @@ export async function startFerry(
           connection: native, namespace: services.namespace, taskQueue: config.taskQueue,
           deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, reconcile, render: { helm, kustomize, charts }, allowClusterScoped: config.allowClusterScoped },
           policyDeps: { starter, mainBranch: config.mainBranch, log },
+          lanes: { temporal, taskQueue: config.taskQueue, eventsPerRun: config.laneEventsPerRun, holderCheck: config.laneHolderCheck },
+          promote: promoter,
           metrics, shutdownGraceTime: grace,
         }));
       }
@@ -128,18 +152,11 @@ export async function startFerry(
       await Promise.allSettled(running);
     };
 
-    const authenticate = createAuthenticator({ db, adminToken: opts.adminToken, oidc: config.oidc, log });
     const health = { db, temporal, gitopsRepo, metrics, temporalMetricsAddress: config.temporalMetricsAddress, authenticate };
     let url: string | undefined;
     let server: Server | undefined;
     if (roles.api) {
-      const app = createApi({
-        db, temporal, log, authenticate, taskQueue: config.taskQueue,
-        writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux, fluxTimeout: config.fluxTimeout,
-        fluxWebhookSecret: config.fluxWebhookSecret, reconcile, maxBody: config.maxBody,
-        branchRestrictions: config.branchRestrictions, mainBranch: config.mainBranch,
-        metrics, gitopsRepo, temporalMetricsAddress: config.temporalMetricsAddress,
-      });
+      const app = createApi(apiContext);
       server = await listen(app, config.port, config.host);
       const addr = server.address() as AddressInfo;
       url = `http://${addr.address}:${addr.port}`;

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseServerRestrictions, type Policy } from './policy/policies';
+import { ConfigFileError, loadEnvironmentsFile, loadTokensFile, type NamedToken } from './config-files';
+import type { EnvironmentsFile } from './gates/environments';
 
 /** Durations as Temporal and humans write them: 90s, 15m, 2h, 1d. */
 export const DurationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m or 2h');
@@ -43,6 +45,10 @@ const EnvSchema = z.object({
   FERRY_OIDC_JWKS_URL: z.url().optional(),
   FERRY_OIDC_ROLES_CLAIM: z.string().min(1).default('ferry_roles'),
   FERRY_OIDC_NAME_CLAIM: z.string().min(1).default('email'),
+  FERRY_CONFIG: z.string().optional(),
+  FERRY_TOKENS_FILE: z.string().optional(),
+  FERRY_LANE_EVENTS_PER_RUN: z.coerce.number().int().min(1).max(100_000).default(1000),
+  FERRY_LANE_HOLDER_CHECK: DurationSchema.default('10m'),
 });
 
 export const FERRY_ROLE_NAMES = ['api', 'release-worker', 'writer'] as const;
@@ -96,6 +102,14 @@ export interface FerryConfig {
   temporalMetricsAddress?: string;
   /** People's JWTs are accepted only when issuer, audience and JWKS URL are all set. */
   oidc?: { issuer: string; audience: string; jwksUrl: string; rolesClaim: string; nameClaim: string };
+  /** Per-environment gates, ordering, promotion and rollback rules (FERRY_CONFIG); empty means ungated. */
+  environments: EnvironmentsFile;
+  /** Static API tokens from a file (FERRY_TOKENS_FILE), each with a name and roles. */
+  tokens: NamedToken[];
+  /** Events an ordering lane handles before it continues as new. */
+  laneEventsPerRun: number;
+  /** How often a lane checks that the release holding it still runs (a terminated one never leaves). */
+  laneHolderCheck: string;
 }
 
 export class ConfigError extends Error {}
@@ -125,6 +139,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
   const oidcVars = [e.FERRY_OIDC_ISSUER, e.FERRY_OIDC_AUDIENCE, e.FERRY_OIDC_JWKS_URL];
   if (oidcVars.some(Boolean) && !oidcVars.every(Boolean)) {
     throw new ConfigError('invalid configuration: FERRY_OIDC_ISSUER, FERRY_OIDC_AUDIENCE and FERRY_OIDC_JWKS_URL must be set together');
+  }
+  let environments: EnvironmentsFile;
+  let tokens: NamedToken[];
+  try {
+    environments = loadEnvironmentsFile(e.FERRY_CONFIG);
+    tokens = loadTokensFile(e.FERRY_TOKENS_FILE);
+  } catch (err) {
+    if (err instanceof ConfigFileError) throw new ConfigError(`invalid configuration: ${err.message}`);
+    throw err;
   }
   return {
     port: e.FERRY_PORT,
@@ -159,6 +182,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     oidc: e.FERRY_OIDC_ISSUER && e.FERRY_OIDC_AUDIENCE && e.FERRY_OIDC_JWKS_URL
       ? { issuer: e.FERRY_OIDC_ISSUER, audience: e.FERRY_OIDC_AUDIENCE, jwksUrl: e.FERRY_OIDC_JWKS_URL, rolesClaim: e.FERRY_OIDC_ROLES_CLAIM, nameClaim: e.FERRY_OIDC_NAME_CLAIM }
       : undefined,
+    environments,
+    tokens,
+    laneEventsPerRun: e.FERRY_LANE_EVENTS_PER_RUN,
+    laneHolderCheck: e.FERRY_LANE_HOLDER_CHECK,
   };
 }
 

@@ -5,13 +5,15 @@ import type { FluxApi } from '../activities/kube';
 import { createNotifyActivities } from '../activities/notify-activities';
 import { createPolicyActivities, type PolicyActivityDeps } from '../activities/policy-activities';
 import { createReconcileActivities } from '../activities/reconcile-activities';
+import { createLaneActivities, type LaneActivityDeps } from '../activities/lane-activities';
+import { createPromotionActivities, type Promoter } from '../activities/promotion-activities';
 import { createReleaseActivities, type ReleaseActivityDeps } from '../activities/release-activities';
 import { loadReconcileConfig, type ReconcileConfig } from '../src/reconcile/config';
 import type { FerryMetrics } from '../src/metrics';
 import type { ReleaseState } from '../src/release/types';
 import { workflowBundle } from './runtime';
 
-/** Runs release, Flux-event, artifact and branch-cleanup workflows and every activity except the GitOps write. */
+/** Runs release, lane, auto-promotion, artifact, branch-cleanup and Flux-event workflows and every activity but the GitOps write. */
 export async function createReleaseWorker(opts: {
   connection: NativeConnection;
   namespace: string;
@@ -21,6 +23,8 @@ export async function createReleaseWorker(opts: {
   policyDeps: PolicyActivityDeps;
   metrics?: FerryMetrics;
   shutdownGraceTime?: Duration;
+  lanes: LaneActivityDeps;
+  promote?: Promoter;
 }): Promise<Worker> {
   const reconcile = opts.deps.reconcile ?? loadReconcileConfig(undefined);
   const activities = createReleaseActivities(opts.deps);
@@ -47,6 +51,8 @@ export async function createReleaseWorker(opts: {
       ...createReconcileActivities({ reconcile, git: opts.deps.git, log: opts.deps.log, fluxApiFor: opts.deps.fluxApiFor }),
       ...createNotifyActivities({ db: opts.deps.db, reconcile, log: opts.deps.log }),
       ...createPolicyActivities(opts.policyDeps),
+      ...createLaneActivities(opts.lanes),
+      ...createPromotionActivities({ promote: opts.promote }),
     },
     shutdownGraceTime: opts.shutdownGraceTime ?? '20s',
   });

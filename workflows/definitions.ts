@@ -1,9 +1,10 @@
 // Names shared by the workflows, the workers and the API. Wire names are an API: never rename them.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { AutoPromotion, FreezeState, FreezeWindow, Ordering, ReleaseGates } from '../src/gates/types';
 import type { ReleaseReconcileSettings } from '../src/reconcile/config';
 import type { ClusterVerdict } from '../src/reconcile/verdicts';
-import type { ReleaseState, ReleaseTrigger } from '../src/release/types';
+import type { Decision, ReleaseState, ReleaseStatus, ReleaseTrigger } from '../src/release/types';
 
 export const FERRY_APP = defineSearchAttributeKey('FerryApp', SearchAttributeType.KEYWORD);
 export const FERRY_ENV = defineSearchAttributeKey('FerryEnv', SearchAttributeType.KEYWORD);
@@ -29,6 +30,14 @@ export interface ReleaseInput {
   fluxTimeout: string;
   /** Clusters to await, polling, notification target ids (issue 6); absent means any cluster, no targets. */
   reconcile?: ReleaseReconcileSettings;
+  /** The environment's gates, resolved when the release started; absent means ungated, queue ordering. */
+  gates?: ReleaseGates;
+  /** Environments that promote from this one automatically once this release succeeds. */
+  autoPromote?: AutoPromotion[];
+  /** Rollbacks: the release being rolled back; becomes the Ferry-Rollback-Of trailer. */
+  rollbackOf?: string;
+  /** Promotions: the release in the previous environment. */
+  promotedFrom?: string;
 }
 
 /** A Flux verdict about a commit that is this release's commit or one of its descendants (per cluster). */
@@ -55,3 +64,100 @@ export interface BranchCleanupInput {
 
 /** One artifact workflow per artifact, ever. */
 export const artifactWorkflowId = (artifactId: string) => `artifact:${artifactId}`;
+// --- Gates: approvals and hotfix overrides, as Updates so a refusal reaches the caller at once ---
+
+export interface DecisionRequest {
+  /** The principal deciding (the API passes the token's name). */
+  by: string;
+  comment?: string;
+}
+
+export interface DecisionResult {
+  id: string;
+  status: ReleaseStatus;
+  /** Where the gate stands after this decision. */
+  decision: 'pending' | 'approved' | 'rejected' | 'overridden';
+  approvals: Array<{ by: string; at: string; comment?: string }>;
+  decisions: Decision[];
+}
+
+/** ApplicationFailure types a refused decision carries; the API maps them to 403, 409 and 422. */
+export const DECISION_REFUSALS = { notAllowed: 'NotAllowed', notWaiting: 'NotWaiting', invalid: 'InvalidDecision' } as const;
+
+export const approveUpdate = defineUpdate<DecisionResult, [DecisionRequest]>('approve');
+export const rejectUpdate = defineUpdate<DecisionResult, [DecisionRequest]>('reject');
+export const overrideFreezeUpdate = defineUpdate<DecisionResult, [DecisionRequest]>('overrideFreeze');
+
+export interface CheckFreezeInput {
+  windows: FreezeWindow[];
+  at: string;
+}
+export type { FreezeState };
+
+// --- Ordering lanes: one entity workflow per app and env passes releases one at a time ---
+
+export interface LaneTicket {
+  releaseId: string;
+  runId: string;
+  ordering: Ordering;
+}
+
+export interface LaneEntry extends LaneTicket {
+  since: string;
+}
+
+export interface LaneJoinResult {
+  /** True when the lane was free: the release may go on without waiting for a grant. */
+  granted: boolean;
+  /** Releases ahead of this one, the holder included. */
+  ahead: number;
+}
+
+export type LaneMessage = { kind: 'grant' | 'supersede'; to: LaneEntry; by?: string };
+
+/** Plain JSON: carried across continue-as-new. */
+export interface LaneState {
+  holder: LaneEntry | null;
+  queue: LaneEntry[];
+  /** Signals decided but not yet sent. */
+  outbox: LaneMessage[];
+  /** `releaseId@runId` of recent leavers, so a late duplicate join is not mistaken for a new one. */
+  left: string[];
+  /** Releases the lane has passed, over all runs. */
+  granted: number;
+}
+
+export interface LaneInput {
+  app: string;
+  env: string;
+  /** Events handled before continuing as new (keeps history short). */
+  eventsPerRun?: number;
+  /** How long the lane waits quietly before checking that its holder still runs. */
+  holderCheck?: string;
+  state?: LaneState;
+}
+
+export const laneEnqueueUpdate = defineUpdate<LaneJoinResult, [LaneTicket]>('enqueue');
+export const laneLeaveSignal = defineSignal<[{ releaseId: string; runId: string }]>('leave');
+export const laneStateQuery = defineQuery<LaneState>('laneState');
+/** Lane → release: your turn. */
+export const laneGrantSignal = defineSignal<[{ lane: string }]>('laneGrant');
+/** Lane → release: a newer release arrived under `supersede`; end unless already committing. */
+export const laneSupersedeSignal = defineSignal<[{ by: string }]>('laneSupersede');
+
+// --- Auto-promotion ---
+
+export interface AutoPromoteInput {
+  app: string;
+  fromEnv: string;
+  env: string;
+  artifactId: string;
+  sourceReleaseId: string;
+  soak?: string;
+}
+
+export interface AutoPromoteResult {
+  promoted: boolean;
+  releaseId?: string;
+  reason?: string;
+}

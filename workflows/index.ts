@@ -3,3 +3,5 @@ export { releaseWorkflow } from './release';
 export { fluxEventWorkflow } from './flux-event';
 export { artifactWorkflow } from './artifact';
 export { branchCleanupWorkflow } from './branch-cleanup';
+export { laneWorkflow } from './lane';
+export { autoPromoteWorkflow } from './auto-promote';

@@ -1,21 +1,28 @@
 import type { Duration } from '@temporalio/common';
+import { msToNumber } from '@temporalio/common/lib/time';
 import * as wf from '@temporalio/workflow';
+import type { LaneActivities } from '../activities/lane-activities';
 import type { NotifyActivities } from '../activities/notify-activities';
 import type { ReconcileActivities } from '../activities/reconcile-activities';
 import type { ReleaseActivities } from '../activities/release-activities';
 import type { WriterActivities } from '../activities/writer-activities';
+import type { ReleaseGates } from '../src/gates/types';
 import type { NotifyEvent } from '../src/notify/format';
 import type { ReleaseReconcileSettings } from '../src/reconcile/config';
 import { VerdictBook } from '../src/reconcile/verdicts';
-import type { ReleaseState, ReleaseStatus } from '../src/release/types';
-import { FERRY_STATUS, type FluxVerdict, fluxVerdictSignal, type ReleaseInput, releaseStateQuery } from './definitions';
+import { type Decision, type DecisionKind, laneWorkflowId, type ReleaseState, type ReleaseStatus } from '../src/release/types';
+import { autoPromoteWorkflow } from './auto-promote';
+import {
+  approveUpdate, DECISION_REFUSALS, type DecisionRequest, type DecisionResult, FERRY_STATUS, type FluxVerdict, fluxVerdictSignal,
+  laneGrantSignal, laneLeaveSignal, laneSupersedeSignal, overrideFreezeUpdate, type ReleaseInput, rejectUpdate, releaseStateQuery,
+} from './definitions';
 
 // Infrastructure faults (database or git remote down) are retried patiently; content errors are non-retryable
 // ApplicationFailures thrown by the activities themselves and end the release at once.
 // The timeouts also bound how long a release waits after its worker crashed (SIGKILL, OOM) mid-activity before
-// Temporal retries the activity elsewhere: see docs/reliability.md.
-const steps = wf.proxyActivities<ReleaseActivities>({
-  startToCloseTimeout: '30 seconds',
+// Temporal retries the activity elsewhere: see docs/reliability.md. Rendering a Helm chart may fetch it first.
+const steps = wf.proxyActivities<ReleaseActivities & LaneActivities>({
+  startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 60 },
 });
 const bookkeeping = wf.proxyActivities<ReleaseActivities>({
@@ -27,6 +34,7 @@ const notifier = wf.proxyActivities<ReleaseActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
+
 // One activity call per target, each with its own retries: a target that is down delays nobody else.
 const targets = wf.proxyActivities<NotifyActivities>({
   startToCloseTimeout: '30 seconds',
@@ -39,6 +47,9 @@ const nudge = wf.proxyActivities<ReconcileActivities>({
 });
 const NO_RECONCILE: ReleaseReconcileSettings = { clusters: [], autoRollback: false, notifications: [], pollInterval: '15s' };
 
+const UNGATED: ReleaseGates = { freezes: [], hotfixAllowed: [], ordering: 'queue' };
+type FinalStatus = 'succeeded' | 'failed' | 'timed-out' | 'rejected' | 'expired' | 'superseded';
+
 export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState> {
   const writer = wf.proxyActivities<WriterActivities>({
     taskQueue: input.writerTaskQueue,
@@ -48,6 +59,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
   });
   const info = wf.workflowInfo();
+  const gates = input.gates ?? UNGATED;
   const now = () => new Date(Date.now()).toISOString();
   const state: ReleaseState = {
     id: input.releaseId,
@@ -67,7 +79,23 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     updatedAt: now(),
     runId: info.runId,
     seq: 0,
+    decisions: [],
+    waiting: null,
+    rollbackOf: input.rollbackOf ?? null,
+    promotedFrom: input.promotedFrom ?? null,
+    finishedAt: null,
   };
+  const decisions = state.decisions as Decision[];
+  // Ordering lane: joined first, left when the release ends.
+  const lane = laneWorkflowId(input.app, input.env);
+  let inLane = false;
+  let granted = false;
+  let supersededBy: string | undefined;
+  // Once the commit has started, a newer release can no longer supersede this one.
+  let committing = false;
+  let approval: 'approved' | 'rejected' | undefined;
+  let hotfix: Decision | undefined;
+
   const rc = input.reconcile ?? NO_RECONCILE;
   // Per-cluster verdicts: each cluster's first final word stands; late, duplicate or reordered reports are ignored.
   const book = new VerdictBook(rc.clusters.map((c) => c.name));
@@ -82,6 +110,12 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
 
   wf.setHandler(releaseStateQuery, () => state);
   wf.setHandler(fluxVerdictSignal, accept);
+  wf.setHandler(laneGrantSignal, () => {
+    granted = true;
+  });
+  wf.setHandler(laneSupersedeSignal, ({ by }) => {
+    if (!committing) supersededBy ??= by;
+  });
 
   // Notifications run beside the release and are awaited only after its final state is recorded.
   const sent = new Map<string, Promise<unknown>>();
@@ -97,22 +131,100 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     }
   }
 
-  async function enter(status: ReleaseStatus, message?: string): Promise<void> {
-    state.status = status;
+  const approvals = () => decisions.filter((d) => d.kind === 'approve');
+  const result = (decision: DecisionResult['decision']): DecisionResult => ({
+    id: state.id,
+    status: state.status,
+    decision,
+    approvals: approvals().map(({ by, at, comment }) => ({ by, at, ...(comment ? { comment } : {}) })),
+    decisions: [...decisions],
+  });
+  const refuse = (type: string, message: string) => wf.ApplicationFailure.create({ type, message, nonRetryable: true });
+
+  // Validators are synchronous and throw before the Update is accepted: the caller hears "no" at once and the
+  // history keeps no trace of refused attempts.
+  function validateRequest(req: DecisionRequest, commentRequired: boolean): void {
+    if (!req || typeof req.by !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$/.test(req.by)) throw refuse(DECISION_REFUSALS.invalid, '"by" must name the principal deciding');
+    if (req.comment !== undefined && (typeof req.comment !== 'string' || req.comment.length > 2000)) throw refuse(DECISION_REFUSALS.invalid, '"comment" must be a string of at most 2000 characters');
+    if (commentRequired && !req.comment?.trim()) throw refuse(DECISION_REFUSALS.invalid, 'a hotfix override needs the reason in "comment"');
+  }
+  function validateApproval(kind: 'approve' | 'reject', req: DecisionRequest): void {
+    validateRequest(req, false);
+    const rule = gates.approvals;
+    if (state.status !== 'awaiting-approval' || approval !== undefined || supersededBy !== undefined || !rule) {
+      throw refuse(DECISION_REFUSALS.notWaiting, `release is not waiting for approval (status ${state.status}${approval ? `, already ${approval}` : ''})`);
+    }
+    if (!rule.approvers.includes(req.by)) throw refuse(DECISION_REFUSALS.notAllowed, `${req.by} may not ${kind} releases to ${input.env} (approvers: ${rule.approvers.join(', ')})`);
+    if (kind === 'approve' && rule.fourEyes && req.by === input.releasedBy) throw refuse(DECISION_REFUSALS.notAllowed, `four-eyes rule: ${req.by} requested this release and may not approve it`);
+    if (kind === 'approve' && approvals().some((d) => d.by === req.by)) throw refuse(DECISION_REFUSALS.notWaiting, `${req.by} already approved this release`);
+  }
+
+  async function decide(kind: DecisionKind, req: DecisionRequest, message: string): Promise<void> {
+    const d: Decision = { kind, by: req.by, at: now(), ...(req.comment?.trim() ? { comment: req.comment.trim() } : {}) };
+    decisions.push(d);
+    state.timeline.push({ status: state.status, at: d.at, decision: kind, by: d.by, message: `${message}${d.comment ? `: ${d.comment}` : ''}` });
+    await record();
+  }
+
+  wf.setHandler(approveUpdate, async (req) => {
+    const rule = gates.approvals;
+    const count = approvals().length + 1;
+    if (rule && count >= rule.required) approval = 'approved';
+    await decide('approve', req, `approved by ${req.by} (${count} of ${rule?.required ?? 1})`);
+    // The deciding approval answers with where the release went next (frozen, committing, ...).
+    if (approval) await wf.condition(() => state.status !== 'awaiting-approval');
+    return result(approval ?? 'pending');
+  }, { validator: (req) => validateApproval('approve', req) });
+
+  wf.setHandler(rejectUpdate, async (req) => {
+    approval = 'rejected';
+    await decide('reject', req, `rejected by ${req.by}`);
+    await wf.condition(() => state.status !== 'awaiting-approval');
+    return result('rejected');
+  }, { validator: (req) => validateApproval('reject', req) });
+
+  wf.setHandler(overrideFreezeUpdate, async (req) => {
+    hotfix = { kind: 'hotfix', by: req.by, at: now(), comment: req.comment?.trim() };
+    await decide('hotfix', req, `freeze overridden as a hotfix by ${req.by}`);
+    await wf.condition(() => state.status !== 'frozen');
+    return result('overridden');
+  }, {
+    validator: (req) => {
+      validateRequest(req, true);
+      if (state.status !== 'frozen' || hotfix !== undefined || supersededBy !== undefined) throw refuse(DECISION_REFUSALS.notWaiting, `release is not frozen (status ${state.status})`);
+      if (!gates.hotfixAllowed.includes(req.by)) {
+        throw refuse(DECISION_REFUSALS.notAllowed, `${req.by} may not override freezes in ${input.env}${gates.hotfixAllowed.length ? ` (allowed: ${gates.hotfixAllowed.join(', ')})` : ' (nobody may)'}`);
+      }
+    },
+  });
+
+  async function record(): Promise<void> {
     state.updatedAt = now();
     state.seq += 1;
-    state.timeline.push({ status, at: state.updatedAt, ...(message ? { message } : {}) });
-    wf.upsertSearchAttributes([{ key: FERRY_STATUS, value: status }]);
     await bookkeeping.recordState(state);
   }
 
-  async function finish(status: 'succeeded' | 'failed' | 'timed-out', message: string, error?: string): Promise<ReleaseState> {
-    if (error) state.error = error;
-    await enter(status, message);
-    return await notify();
+  async function enter(status: ReleaseStatus, message?: string, opts: { final?: boolean } = {}): Promise<void> {
+    state.status = status;
+    state.updatedAt = now();
+    if (opts.final) state.finishedAt = state.updatedAt;
+    state.timeline.push({ status, at: state.updatedAt, ...(message ? { message } : {}) });
+    wf.upsertSearchAttributes([{ key: FERRY_STATUS, value: status }]);
+    state.seq += 1;
+    await bookkeeping.recordState(state);
   }
 
-  async function notify(): Promise<ReleaseState> {
+  async function finish(status: FinalStatus, message: string, error?: string): Promise<ReleaseState> {
+    if (error) state.error = error;
+    state.waiting = null;
+    await enter(status, message, { final: true });
+    return await wrapUp(status === 'succeeded');
+  }
+
+  /** After the final state is recorded: free the lane first (notifications may retry for a while), then tell people. */
+  async function wrapUp(succeeded: boolean): Promise<ReleaseState> {
+    await leaveLane();
+    if (succeeded) await scheduleAutoPromotions();
     // The final state is recorded before this runs: a slow or broken target cannot hold the outcome back.
     notifyTargets('finished');
     try {
@@ -125,12 +237,87 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     return state;
   }
 
+  async function leaveLane(): Promise<void> {
+    if (!inLane) return;
+    inLane = false;
+    try {
+      await wf.getExternalWorkflowHandle(lane).signal(laneLeaveSignal, { releaseId: input.releaseId, runId: info.runId });
+    } catch (err) {
+      wf.log.warn('could not leave the ordering lane', { lane, error: String(err) });
+    }
+  }
+
+  async function scheduleAutoPromotions(): Promise<void> {
+    for (const p of input.autoPromote ?? []) {
+      try {
+        await wf.startChild(autoPromoteWorkflow, {
+          workflowId: `auto-promote:${p.env}:${input.releaseId}`,
+          args: [{ app: input.app, fromEnv: input.env, env: p.env, artifactId: input.artifactId, sourceReleaseId: input.releaseId, ...(p.soak ? { soak: p.soak } : {}) }],
+          // The soak timer outlives this release.
+          parentClosePolicy: 'ABANDON',
+          staticSummary: `promote ${input.app} ${input.env} → ${p.env}${p.soak ? ` after ${p.soak}` : ''}`,
+        });
+        state.timeline.push({ status: state.status, at: now(), message: `auto-promotion to ${p.env} ${p.soak ? `after a soak of ${p.soak}` : 'started'}` });
+      } catch (err) {
+        wf.log.warn('auto-promotion not started', { env: p.env, error: String(err) });
+        state.timeline.push({ status: state.status, at: now(), message: `auto-promotion to ${p.env} not started: ${failureMessage(err)}` });
+      }
+    }
+    if (input.autoPromote?.length) await record();
+  }
+
+  const superseded = () => finish('superseded', `superseded by ${supersededBy} before it committed`);
+
   await enter('pending', `requested by ${input.releasedBy} (${input.trigger})`);
   notifyTargets('started');
   try {
+    const ticket = await steps.joinLane({ app: input.app, env: input.env, releaseId: input.releaseId, runId: info.runId, ordering: gates.ordering });
+    inLane = true;
+    if (ticket.granted) granted = true;
+    if (!granted && supersededBy === undefined) {
+      state.waiting = { kind: 'lane', lane, ahead: ticket.ahead };
+      await enter('queued', `waiting for ${ticket.ahead} earlier release(s) of ${input.app} to ${input.env} (${gates.ordering})`);
+      await wf.condition(() => granted || supersededBy !== undefined);
+      state.waiting = null;
+    }
+    if (supersededBy !== undefined) return await superseded();
+
     await enter('rendering');
     const render = await steps.renderRelease({ releaseId: input.releaseId, artifactId: input.artifactId, app: input.app, env: input.env });
+    if (supersededBy !== undefined) return await superseded();
 
+    const rule = gates.approvals;
+    if (rule && gates.approvalsBypassed) {
+      await decide('approvals-bypassed', { by: 'ferry', comment: gates.approvalsBypassed }, 'approvals skipped');
+    } else if (rule) {
+      const deadline = new Date(Date.now() + msToNumber(rule.timeout as Duration)).toISOString();
+      state.waiting = { kind: 'approval', required: rule.required, approvers: rule.approvers, fourEyes: rule.fourEyes, deadline };
+      await enter('awaiting-approval', `needs ${rule.required} approval(s) from ${rule.approvers.join(', ')} by ${deadline}`);
+      const decided = await wf.condition(() => approval !== undefined || supersededBy !== undefined, rule.timeout as Duration);
+      state.waiting = null;
+      if (supersededBy !== undefined) return await superseded();
+      if (!decided) {
+        return await finish('expired', `no decision within ${rule.timeout}: ${approvals().length} of ${rule.required} approval(s)`, `approval expired after ${rule.timeout}`);
+      }
+      if (approval === 'rejected') {
+        const by = decisions.filter((d) => d.kind === 'reject').at(-1);
+        return await finish('rejected', `rejected by ${by?.by}${by?.comment ? `: ${by.comment}` : ''}`, `rejected by ${by?.by}`);
+      }
+    }
+
+    // Freeze windows are checked last, right before the commit: approvals may have taken days.
+    while (gates.freezes.length > 0 && hotfix === undefined) {
+      const freeze = await steps.checkFreeze({ windows: gates.freezes, at: now() });
+      if (!freeze.frozen) break;
+      state.waiting = { kind: 'freeze', window: freeze.window, until: freeze.until, hotfixAllowed: gates.hotfixAllowed };
+      await enter('frozen', `${freeze.window} freeze until ${freeze.until}`);
+      await wf.condition(() => hotfix !== undefined || supersededBy !== undefined, Math.max(1000, Date.parse(freeze.until) - Date.now()));
+      state.waiting = null;
+      if (supersededBy !== undefined) return await superseded();
+    }
+
+    if (supersededBy !== undefined) return await superseded();
+    committing = true;
     await enter('committing', `${Object.keys(render.files).length} files, digest ${render.digest.slice(0, 12)}`);
     const commit = await writer.commitRelease({
       releaseId: input.releaseId,
@@ -141,14 +328,18 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       releasedBy: input.releasedBy,
       trigger: input.trigger,
       notBefore: state.createdAt,
+      ...(input.rollbackOf ? { rollbackOf: input.rollbackOf } : {}),
+      ...(input.promotedFrom ? { promotedFrom: input.promotedFrom } : {}),
+      ...(approvals().length ? { approvedBy: approvals().map((d) => d.by) } : {}),
+      ...(hotfix ? { hotfixBy: hotfix.by } : {}),
     });
     state.gitopsCommit = commit.commit;
     if (commit.status === 'unchanged') {
       return await finish('succeeded', `the GitOps repository already had these manifests at ${commit.commit.slice(0, 12)}; nothing to commit`);
     }
-    await enter('committed', `${commit.status === 'already-committed' ? 'found existing commit' : 'pushed'} ${commit.commit}`);
     // Deployments that do not await Flux end here: committed is their successful final state.
-    if (!input.awaitFlux) return await notify();
+    await enter('committed', `${commit.status === 'already-committed' ? 'found existing commit' : 'pushed'} ${commit.commit}`, { final: !input.awaitFlux });
+    if (!input.awaitFlux) return await wrapUp(true);
 
     const clusterNames = rc.clusters.map((c) => c.name).join(', ');
     await enter('reconciling', `waiting up to ${input.fluxTimeout} for Flux${clusterNames ? ` on ${clusterNames}` : ''}`);
@@ -214,7 +405,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     }
     return await finish('failed', `Flux reported ${v.reason} for ${v.revision}${where}`, `Flux ${v.reason}${where}: ${v.message}`.slice(0, 2000));
   } catch (err) {
-    if (wf.isCancellation(err)) throw err;
+    if (wf.isCancellation(err)) {
+      // A cancelled release must not keep the lane closed for the releases behind it.
+      await wf.CancellationScope.nonCancellable(leaveLane);
+      throw err;
+    }
     return await finish('failed', 'release failed', failureMessage(err));
   }
 }

@@ -1,29 +1,56 @@
 import type { ClusterVerdict } from '../reconcile/verdicts';
 
-/** Every status a release passes through; the last four end it. */
+/** Every status a release passes through. */
 export const RELEASE_STATUSES = [
   'pending',
+  /** Waiting for its turn: an earlier release of the same app to the same env holds the lane. */
+  'queued',
   'rendering',
+  'awaiting-approval',
+  /** Inside a freeze window; waits for it to end unless overridden as a hotfix. */
+  'frozen',
   'committing',
   'committed',
   'reconciling',
   'succeeded',
   'failed',
   'timed-out',
+  'rejected',
+  'expired',
+  'superseded',
 ] as const;
 export type ReleaseStatus = (typeof RELEASE_STATUSES)[number];
 
-export const FINAL_STATUSES: ReadonlySet<ReleaseStatus> = new Set(['succeeded', 'failed', 'timed-out']);
+export const FINAL_STATUSES: ReadonlySet<ReleaseStatus> = new Set(['succeeded', 'failed', 'timed-out', 'rejected', 'expired', 'superseded']);
 /** Where Flux is not awaited (FERRY_AWAIT_FLUX=false), `committed` is also a successful end. */
 export const isFinal = (s: ReleaseStatus, awaitFlux = true): boolean => FINAL_STATUSES.has(s) || (!awaitFlux && s === 'committed');
 
 export type ReleaseTrigger = 'manual' | 'auto' | 'promote' | 'rollback';
 
+/** A person's (or Ferry's) decision about a release. */
+export type DecisionKind = 'approve' | 'reject' | 'hotfix' | 'approvals-bypassed';
+
+export interface Decision {
+  kind: DecisionKind;
+  by: string;
+  at: string;
+  comment?: string;
+}
+
 export interface TimelineEntry {
   status: ReleaseStatus;
   at: string;
   message?: string;
+  /** Set on entries that record a decision: who made it. */
+  by?: string;
+  decision?: DecisionKind;
 }
+
+/** What a release is waiting for right now, so people know whom to ask. */
+export type Waiting =
+  | { kind: 'lane'; lane: string; ahead: number }
+  | { kind: 'approval'; required: number; approvers: string[]; fourEyes: boolean; deadline: string }
+  | { kind: 'freeze'; window: string; until: string; hotfixAllowed: string[] };
 
 /** What the workflow knows about its release; mirrored into PostgreSQL after every change. */
 export interface ReleaseState {
@@ -50,9 +77,23 @@ export interface ReleaseState {
   runId: string | null;
   /** Increases with every change, so a late retry of an older write never overwrites a newer state. */
   seq: number;
+  /** Approvals, rejections, hotfix overrides: who, when, why. */
+  decisions?: Decision[];
+  waiting?: Waiting | null;
+  /** Rollbacks: the release being rolled back (what ran before this one). */
+  rollbackOf?: string | null;
+  /** Promotions: the release in the previous environment whose artifact this one promotes. */
+  promotedFrom?: string | null;
+  /** When the release reached its final status. */
+  finishedAt?: string | null;
 }
 
 /** One release per app, env and artifact; a suffix allows deliberate redeploys of the same artifact. */
 export function releaseWorkflowId(app: string, env: string, artifactId: string, suffix?: string): string {
   return `release:${app}:${env}:${artifactId}${suffix ? `:${suffix}` : ''}`;
+}
+
+/** The ordering lane of one app in one env: releases pass it one at a time. */
+export function laneWorkflowId(app: string, env: string): string {
+  return `lane:${app}:${env}`;
 }

@@ -1,6 +1,6 @@
 import type { Db } from './db';
 import type { ClusterVerdict } from '../reconcile/verdicts';
-import type { ReleaseState, ReleaseStatus, TimelineEntry } from '../release/types';
+import type { Decision, ReleaseState, ReleaseStatus, TimelineEntry, Waiting } from '../release/types';
 
 export interface ReleaseRow {
   id: string;
@@ -20,25 +20,44 @@ export interface ReleaseRow {
   timeline: TimelineEntry[];
   createdAt: string;
   updatedAt: string;
+  /** The approvals among `decisions`. */
+  approvals: Array<{ by: string; at: string; comment?: string }>;
+  decisions: Decision[];
+  waiting: Waiting | null;
+  rollbackOf: string | null;
+  promotedFrom: string | null;
+  finishedAt: string | null;
 }
 
-const COLUMNS = `id, app, env, artifact_id, sha, branch, trigger, released_by, status, gitops_commit, flux_status, flux_outcome, flux_clusters, error, timeline, created_at, updated_at`;
+export const RELEASE_COLUMNS = `id, app, env, artifact_id, sha, branch, trigger, released_by, status, gitops_commit, flux_status, flux_outcome, flux_clusters,
+  error, timeline, created_at, updated_at, decisions, waiting, rollback_of, promoted_from, finished_at`;
+const COLUMNS = RELEASE_COLUMNS;
 
-interface RawRow {
+export interface RawReleaseRow {
   id: string; app: string; env: string; artifact_id: string; sha: string; branch: string; trigger: string; released_by: string;
   status: ReleaseStatus; gitops_commit: string | null; flux_status: string | null;
   flux_outcome: string | null; flux_clusters: Record<string, ClusterVerdict> | null; error: string | null;
   timeline: TimelineEntry[]; created_at: Date; updated_at: Date;
+  decisions: Decision[]; waiting: Waiting | null; rollback_of: string | null; promoted_from: string | null; finished_at: Date | null;
 }
+type RawRow = RawReleaseRow;
 
-function toRow(r: RawRow): ReleaseRow {
+export function toReleaseRow(r: RawRow): ReleaseRow {
+  const decisions = r.decisions ?? [];
   return {
     id: r.id, app: r.app, env: r.env, artifactId: r.artifact_id, sha: r.sha, branch: r.branch, trigger: r.trigger,
     releasedBy: r.released_by, status: r.status, gitopsCommit: r.gitops_commit, fluxStatus: r.flux_status,
     fluxOutcome: r.flux_outcome, clusters: r.flux_clusters, error: r.error,
     timeline: r.timeline, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString(),
+    approvals: decisions.filter((d) => d.kind === 'approve').map(({ by, at, comment }) => ({ by, at, ...(comment ? { comment } : {}) })),
+    decisions, waiting: r.waiting, rollbackOf: r.rollback_of, promotedFrom: r.promoted_from,
+    finishedAt: r.finished_at ? r.finished_at.toISOString() : null,
   };
 }
+const toRow = toReleaseRow;
+
+/** Statuses after which a new run of the same release may take the row over. */
+const ENDED = `('succeeded', 'failed', 'timed-out', 'rejected', 'expired', 'superseded')`;
 
 /**
  * Writes the workflow's state. Within one run the seq guard keeps writes monotonic (a retried activity carrying
@@ -47,18 +66,23 @@ function toRow(r: RawRow): ReleaseRow {
  */
 export async function recordReleaseState(db: Db, s: ReleaseState): Promise<void> {
   await db.query(
-    `INSERT INTO releases (id, app, env, artifact_id, sha, branch, trigger, released_by, status, gitops_commit, flux_status, error, timeline, run_id, seq, created_at, updated_at, flux_outcome, flux_clusters)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
+    `INSERT INTO releases (id, app, env, artifact_id, sha, branch, trigger, released_by, status, gitops_commit, flux_status, error, timeline, run_id, seq, created_at, updated_at,
+       flux_outcome, flux_clusters, decisions, waiting, rollback_of, promoted_from, finished_at)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
        gitops_commit = CASE WHEN releases.run_id IS NOT DISTINCT FROM EXCLUDED.run_id
                             THEN COALESCE(EXCLUDED.gitops_commit, releases.gitops_commit) ELSE EXCLUDED.gitops_commit END,
-       flux_status = EXCLUDED.flux_status, flux_outcome = EXCLUDED.flux_outcome, flux_clusters = EXCLUDED.flux_clusters, error = EXCLUDED.error, timeline = EXCLUDED.timeline, run_id = EXCLUDED.run_id, seq = EXCLUDED.seq,
-       trigger = EXCLUDED.trigger, released_by = EXCLUDED.released_by, updated_at = EXCLUDED.updated_at
+       flux_status = EXCLUDED.flux_status, flux_outcome = EXCLUDED.flux_outcome, flux_clusters = EXCLUDED.flux_clusters, error = EXCLUDED.error,
+       timeline = EXCLUDED.timeline, run_id = EXCLUDED.run_id, seq = EXCLUDED.seq,
+       trigger = EXCLUDED.trigger, released_by = EXCLUDED.released_by, updated_at = EXCLUDED.updated_at,
+       decisions = EXCLUDED.decisions, waiting = EXCLUDED.waiting, rollback_of = EXCLUDED.rollback_of,
+       promoted_from = EXCLUDED.promoted_from, finished_at = EXCLUDED.finished_at
      WHERE (releases.run_id IS NOT DISTINCT FROM EXCLUDED.run_id AND releases.seq < EXCLUDED.seq)
-        OR (releases.run_id IS DISTINCT FROM EXCLUDED.run_id AND releases.status IN ('succeeded', 'failed', 'timed-out'))
+        OR (releases.run_id IS DISTINCT FROM EXCLUDED.run_id AND releases.status IN ${ENDED})
         OR releases.run_id IS NULL`,
     [s.id, s.app, s.env, s.artifactId, s.sha, s.branch, s.trigger, s.releasedBy, s.status, s.gitopsCommit, s.fluxStatus, s.error,
-      JSON.stringify(s.timeline), s.runId, s.seq, s.createdAt, s.updatedAt, s.fluxOutcome ?? null, s.clusters ? JSON.stringify(s.clusters) : null],
+      JSON.stringify(s.timeline), s.runId, s.seq, s.createdAt, s.updatedAt, s.fluxOutcome ?? null, s.clusters ? JSON.stringify(s.clusters) : null,
+      JSON.stringify(s.decisions ?? []), s.waiting ? JSON.stringify(s.waiting) : null, s.rollbackOf ?? null, s.promotedFrom ?? null, s.finishedAt ?? null],
   );
 }
 
