@@ -6,13 +6,15 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { encodeHistory } from '../test/support/histories';
 import { startPostgres } from '../server/postgres';
+import { configEnv } from '../test/support/gates';
 import { fluxEvent, makeArtifact, startStack, stopSharedTemporal, type Stack } from '../test/support/stack';
 
 const OUT = path.resolve(__dirname, '../test/histories');
 
-async function save(stack: Stack, workflowId: string, name: string): Promise<void> {
+async function save(stack: Stack, workflowId: string, name: string, opts: { running?: boolean } = {}): Promise<void> {
   const handle = stack.ferry.temporal.workflow.getHandle(workflowId);
-  await handle.result().catch(() => undefined);
+  // Entity workflows (lanes) never end: their history so far is what a deploy must replay.
+  if (!opts.running) await handle.result().catch(() => undefined);
   const desc = await handle.describe();
   const file = path.join(OUT, `${desc.type}--${name}.json`);
   await fs.writeFile(file, `${JSON.stringify(encodeHistory(desc.type, workflowId, await handle.fetchHistory()), null, 1)}\n`);
@@ -31,13 +33,20 @@ async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(require('node:os').tmpdir(), 'ferry-record-'));
   const pg = await startPostgres({ databaseUrl: process.env.DATABASE_URL, dataDir });
   process.env.FERRY_TEST_DATABASE_URL = pg.url;
-  const stack = await startStack({ env: { FERRY_FLUX_TIMEOUT: '3s' } });
+  // production promotes automatically from staging, so a successful staging release records an auto-promotion.
+  const stack = await startStack({ env: await configEnv({ staging: {}, production: { promotion: { from: 'staging', auto: true } } }, { FERRY_FLUX_TIMEOUT: '3s' }) });
   try {
     const ok = await release(stack, 'recorded');
     const row = await stack.waitForRelease(ok.id, ['reconciling']);
     const event = await stack.postFlux(fluxEvent('ReconciliationSucceeded', row.gitopsCommit));
     await save(stack, ok.id, 'succeeded');
     await save(stack, `flux-event:${event.body.id}`, 'settled');
+    await save(stack, `artifact:${ok.artifactId}`, 'stored');
+    await save(stack, `auto-promote:production:${ok.id}`, 'no-env-file');
+    await save(stack, 'lane:recorded:staging', 'one-release', { running: true });
+    const cleanup = await stack.api('POST', '/api/events/branch-deleted', { repository: 'acme/shop', branch: 'feature/gone' });
+    if (cleanup.status !== 202) throw new Error(JSON.stringify(cleanup.body));
+    await save(stack, cleanup.body.workflowId ?? cleanup.body.id, 'nothing-to-remove');
 
     const failedFlux = await release(stack, 'recorded-bad');
     const bad = await stack.waitForRelease(failedFlux.id, ['reconciling']);
