@@ -55,9 +55,11 @@ describe('write lease', () => {
     await other.release();
 
     // the session holding b dies (a crashed process, a dropped connection): check() must not pass
-    const pid = (await db.query<{ pid: number; query: string }>(
-      `SELECT pid, query FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%gitops_write_leases%' AND pid <> pg_backend_pid()`,
+    // Only the session holding the advisory lock (b's): killing idle pool sessions too would break this pool.
+    const pid = (await db.query<{ pid: number }>(
+      `SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()`,
     )).rows.map((r) => r.pid);
+    assert.equal(pid.length, 1, 'exactly one session holds the lease');
     for (const p of pid) await db.query('SELECT pg_terminate_backend($1)', [p]);
     await assert.rejects(b.check());
     await b.release();

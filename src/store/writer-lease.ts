@@ -42,18 +42,19 @@ export function pgWriteFence(db: Db, holder = `${hostname()}:${process.pid}`): W
           async release() {
             if (released) return;
             released = true;
-            client.off('error', onError);
             try {
               await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 5))', [key]);
+              client.off('error', onError);
               client.release();
             } catch (e) {
-              client.release(e as Error); // a broken session: drop it (its lock went with it)
+              // A broken session: drop it (its lock went with it). The listener stays, because the dead socket can
+              // still emit its error after this, and an unheard 'error' event would crash the process.
+              client.release(e as Error);
             }
           },
         };
       } catch (e) {
         if (locked) await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 5))', [key]).catch(() => undefined);
-        client.off('error', onError);
         client.release(e as Error);
         throw e;
       }
