@@ -7,7 +7,10 @@ import { FluxEventSchema } from '../../src/flux/event';
 import {
   ArtifactListQuerySchema, ArtifactTrackQuerySchema, GimletReleaseStatusSchema, GimletRollbackQuerySchema, ReleaseTrackQuerySchema,
 } from '../routes/gimlet';
+import { DecisionBodySchema } from '../routes/decisions';
+import { HistoryQuerySchema, StatusQuerySchema } from '../routes/history';
 import { BranchDeletedSchema, VarsSchema } from '../routes/policies';
+import { PromoteSchema } from '../routes/promotion';
 import { StartReleaseSchema } from '../routes/releases';
 import { PolicyInputSchema } from '../../src/policy/policies';
 import { CreatedTokenSchema, CreateTokenSchema, TokenListQuerySchema, TokenListSchema } from '../routes/tokens';
@@ -151,5 +154,37 @@ export const ROUTE_DOCS: RouteDoc[] = [
     method: 'put', path: '/api/env-vars/:env', summary: 'Set the template variables of an environment', tags: ['policies'], roles: ['admin'],
     body: { name: 'EnvVars', schema: VarsSchema },
     responses: { 200: { description: 'stored', schema: z.record(z.string(), z.unknown()) } },
+  },
+  {
+    method: 'post', path: '/api/releases/:id/approve', summary: 'Approve a release waiting for approval', tags: ['gates'], roles: ['approver'], envScoped: true,
+    body: { name: 'Decision', schema: DecisionBodySchema }, bodyOptional: true,
+    responses: { 200: { description: 'decided; the body says where the gate stands', schema: z.record(z.string(), z.unknown()) }, 403: { description: 'not allowed for this env (named)' }, 409: { description: 'the release is not waiting for this' } },
+  },
+  {
+    method: 'post', path: '/api/releases/:id/reject', summary: 'Reject a release waiting for approval', tags: ['gates'], roles: ['approver'], envScoped: true,
+    body: { name: 'Decision', schema: DecisionBodySchema }, bodyOptional: true,
+    responses: { 200: { description: 'decided; the body says where the gate stands', schema: z.record(z.string(), z.unknown()) }, 403: { description: 'not allowed for this env (named)' }, 409: { description: 'the release is not waiting for this' } },
+  },
+  {
+    method: 'post', path: '/api/releases/:id/hotfix', summary: 'Override a freeze as a hotfix (reason in comment)', tags: ['gates'], roles: ['deployer'], envScoped: true,
+    body: { name: 'Decision', schema: DecisionBodySchema }, bodyOptional: true,
+    responses: { 200: { description: 'decided; the body says where the gate stands', schema: z.record(z.string(), z.unknown()) }, 403: { description: 'not allowed for this env (named)' }, 409: { description: 'the release is not waiting for this' }, 422: { description: 'no reason given' } },
+  },
+  {
+    method: 'get', path: '/api/releases', summary: 'Release history, newest first, paginated', tags: ['releases'], query: HistoryQuerySchema,
+    responses: { 200: { description: '{items, nextBefore}', schema: z.record(z.string(), z.unknown()) }, 400: { description: 'bad filter or cursor' } },
+  },
+  {
+    method: 'get', path: '/api/status', summary: 'What runs where: per environment, the current release and any in flight', tags: ['releases'], query: StatusQuerySchema,
+    responses: { 200: { description: '{app, environments}', schema: z.record(z.string(), z.unknown()) } },
+  },
+  {
+    method: 'post', path: '/api/promote', summary: 'Release into env the artifact running in the environment before it', tags: ['releases'], roles: ['deployer'], envScoped: true,
+    body: { name: 'Promote', schema: PromoteSchema },
+    responses: { 202: { description: 'started', schema: StartedReleaseSchema }, 409: { description: 'nothing to promote yet, or still soaking' } },
+  },
+  {
+    method: 'get', path: '/api/environments', summary: 'Server-side environment configuration (gates, ordering, promotion)', tags: ['gates'],
+    responses: { 200: { description: '{environments}', schema: z.record(z.string(), z.unknown()) } },
   },
 ];

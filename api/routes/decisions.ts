@@ -8,7 +8,7 @@ import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, parseBody } from '../errors';
 import { envOfRelease, requireRole } from '../auth';
 
-const DecisionBodySchema = z.strictObject({ comment: z.string().max(2000, 'must be at most 2000 characters').optional() });
+export const DecisionBodySchema = z.strictObject({ comment: z.string().max(2000, 'must be at most 2000 characters').optional() });
 
 const REFUSAL_STATUS: Record<string, number> = {
   [DECISION_REFUSALS.notAllowed]: 403,

@@ -9,7 +9,7 @@ import { BadCursorError, currentRelease, environmentsOfApp, inFlightReleases, la
 import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, parseBody } from '../errors';
 
-const HistoryQuerySchema = z.strictObject({
+export const HistoryQuerySchema = z.strictObject({
   app: zName('app').optional(),
   env: zName('env').optional(),
   status: z.enum(RELEASE_STATUSES).optional(),
@@ -17,7 +17,7 @@ const HistoryQuerySchema = z.strictObject({
   before: z.string().max(2000).optional(),
 });
 
-const StatusQuerySchema = z.strictObject({ app: zName('app') });
+export const StatusQuerySchema = z.strictObject({ app: zName('app') });
 
 /** What people want to see of the source version a release carries. */
 export function versionSummary(a: Artifact) {

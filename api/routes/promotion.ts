@@ -6,7 +6,7 @@ import { asyncRoute, parseBody } from '../errors';
 import { promote, rollback } from '../promotion';
 import { actorOf, envFromBody, requireRole } from '../auth';
 
-const PromoteSchema = z.strictObject({ app: zName('app'), env: zName('env') });
+export const PromoteSchema = z.strictObject({ app: zName('app'), env: zName('env') });
 const RollbackSchema = z.strictObject({
   app: zName('app'),
   env: zName('env'),
