@@ -41,9 +41,14 @@ export async function promote(
  */
 export async function rollback(
   ctx: ApiContext,
-  req: { app: string; env: string; to?: string; by: string },
+  req: { app: string; env: string; to?: string; by: string; expectHead?: string },
 ): Promise<StartedRelease> {
   const head = await lastCommittedRelease(ctx.db, req.app, req.env);
+  // Automatic rollback: only while the failed release is still what the GitOps repository holds; a newer commit
+  // since then means someone already moved on, and rolling that back would be a guess.
+  if (req.expectHead && head?.id !== req.expectHead) {
+    throw new HttpError(409, `${req.env} no longer has release ${req.expectHead}${head ? ` (now ${head.id})` : ''}; not rolled back`);
+  }
   let artifactId: string;
   if (req.to) {
     if (await getArtifact(ctx.db, req.to)) {

@@ -21,9 +21,9 @@ async function save(stack: Stack, workflowId: string, name: string, opts: { runn
   process.stdout.write(`recorded ${path.relative(process.cwd(), file)} (${workflowId})\n`);
 }
 
-async function release(stack: Stack, app: string, manifests?: string) {
-  const pushed = await stack.api('POST', '/api/artifacts', makeArtifact({ apps: [{ app, env: 'staging', manifests }] }));
-  const started = await stack.api('POST', '/api/releases', { artifactId: pushed.body.id, env: 'staging' });
+async function release(stack: Stack, app: string, manifests?: string, env = 'staging') {
+  const pushed = await stack.api('POST', '/api/artifacts', makeArtifact({ apps: [{ app, env, manifests }] }));
+  const started = await stack.api('POST', '/api/releases', { artifactId: pushed.body.id, env });
   if (started.status !== 202) throw new Error(JSON.stringify(started.body));
   return { artifactId: pushed.body.id as string, id: started.body.id as string };
 }
@@ -33,8 +33,15 @@ async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(require('node:os').tmpdir(), 'ferry-record-'));
   const pg = await startPostgres({ databaseUrl: process.env.DATABASE_URL, dataDir });
   process.env.FERRY_TEST_DATABASE_URL = pg.url;
-  // production promotes automatically from staging, so a successful staging release records an auto-promotion.
-  const stack = await startStack({ env: await configEnv({ staging: {}, production: { promotion: { from: 'staging', auto: true } } }, { FERRY_FLUX_TIMEOUT: '3s' }) });
+  // production promotes automatically from staging, so a successful staging release records an auto-promotion;
+  // only prod rolls back automatically, so the staging scenarios record what they always did.
+  const reconcileConfig = path.join(dataDir, 'reconcile.yaml');
+  await fs.writeFile(reconcileConfig, 'environments:
+  prod: {autoRollback: true}
+');
+  const stack = await startStack({
+    env: await configEnv({ staging: {}, production: { promotion: { from: 'staging', auto: true } } }, { FERRY_FLUX_TIMEOUT: '3s', FERRY_RECONCILE_CONFIG: reconcileConfig }),
+  });
   try {
     const ok = await release(stack, 'recorded');
     const row = await stack.waitForRelease(ok.id, ['reconciling']);
@@ -62,6 +69,15 @@ async function main(): Promise<void> {
     // The same artifact again after the first succeeded: nothing to commit.
     const again = await stack.api('POST', '/api/releases', { artifactId: ok.artifactId, env: 'staging' });
     if (again.body.id !== ok.id) await save(stack, again.body.id, 'unchanged');
+
+    // Automatic rollback: a good release, then one Flux fails, which starts one rollback to the good artifact.
+    const good = await release(stack, 'recorded-rollback', undefined, 'prod');
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', (await stack.waitForRelease(good.id, ['reconciling'])).gitopsCommit));
+    await stack.waitForRelease(good.id, ['succeeded']);
+    const failing = await release(stack, 'recorded-rollback', undefined, 'prod');
+    await stack.postFlux(fluxEvent('ReconciliationFailed', (await stack.waitForRelease(failing.id, ['reconciling'])).gitopsCommit));
+    await save(stack, failing.id, 'auto-rolled-back');
+    await save(stack, `auto-rollback:${failing.id}`, 'started');
   } finally {
     await stack.stop();
     await stopSharedTemporal();

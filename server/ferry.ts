@@ -5,12 +5,12 @@ import { Client, Connection } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Express } from 'express';
-import type { Promoter } from '../activities/promotion-activities';
+import type { Promoter, Rollbacker } from '../activities/promotion-activities';
 import { createAuthenticator } from '../api/auth';
 import { createApi } from '../api/app';
 import type { ApiContext } from '../api/context';
 import { HttpError } from '../api/errors';
-import { promote } from '../api/promotion';
+import { promote, rollback } from '../api/promotion';
 import { durationMs, type FerryConfig } from '../src/config';
 import { GitopsWriters } from '../src/gitops/repos';
 import { createLogger, type Logger } from '../src/log';
@@ -18,6 +18,7 @@ import { createMetrics, type FerryMetrics } from '../src/metrics';
 import { loadReconcileConfig } from '../src/reconcile/config';
 import { ChartStore } from '../src/render/charts';
 import { createPool, type Db, migrate } from '../src/store/db';
+import { getRelease } from '../src/store/releases';
 import { pgWriteFence } from '../src/store/writer-lease';
 import { createReleaseWorker } from '../worker/release-worker';
 import { installRuntime } from '../worker/runtime';
@@ -105,6 +106,17 @@ export async function startFerry(
         throw err;
       }
     };
+    // Automatic rollbacks go the way POST /api/rollback does: same target choice, gates and ordering.
+    const rollbacker: Rollbacker = async (r) => {
+      try {
+        const started = await rollback(apiContext, { app: r.app, env: r.env, by: r.by, expectHead: r.failedReleaseId });
+        const row = await getRelease(db, started.id);
+        return { ok: true, releaseId: started.id, artifactId: row?.artifactId ?? '', existing: started.existing };
+      } catch (err) {
+        if (err instanceof HttpError && err.status < 500) return { ok: false, reason: err.message };
+        throw err;
+      }
+    };
 
     const workers: Worker[] = [];
     if (roles.releaseWorker || roles.writerWorker) {
@@ -139,6 +151,7 @@ export async function startFerry(
           policyDeps: { starter, mainBranch: config.mainBranch, log },
           lanes: { temporal, taskQueue: config.taskQueue, eventsPerRun: config.laneEventsPerRun, holderCheck: config.laneHolderCheck },
           promote: promoter,
+          rollback: rollbacker,
           metrics, shutdownGraceTime: grace,
         }));
       }

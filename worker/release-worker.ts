@@ -6,7 +6,7 @@ import { createNotifyActivities } from '../activities/notify-activities';
 import { createPolicyActivities, type PolicyActivityDeps } from '../activities/policy-activities';
 import { createReconcileActivities } from '../activities/reconcile-activities';
 import { createLaneActivities, type LaneActivityDeps } from '../activities/lane-activities';
-import { createPromotionActivities, type Promoter } from '../activities/promotion-activities';
+import { createPromotionActivities, type Promoter, type Rollbacker } from '../activities/promotion-activities';
 import { createReleaseActivities, type ReleaseActivityDeps } from '../activities/release-activities';
 import { loadReconcileConfig, type ReconcileConfig } from '../src/reconcile/config';
 import type { FerryMetrics } from '../src/metrics';
@@ -25,6 +25,7 @@ export async function createReleaseWorker(opts: {
   shutdownGraceTime?: Duration;
   lanes: LaneActivityDeps;
   promote?: Promoter;
+  rollback?: Rollbacker;
 }): Promise<Worker> {
   const reconcile = opts.deps.reconcile ?? loadReconcileConfig(undefined);
   const activities = createReleaseActivities(opts.deps);
@@ -52,7 +53,7 @@ export async function createReleaseWorker(opts: {
       ...createNotifyActivities({ db: opts.deps.db, reconcile, log: opts.deps.log }),
       ...createPolicyActivities(opts.policyDeps),
       ...createLaneActivities(opts.lanes),
-      ...createPromotionActivities({ promote: opts.promote }),
+      ...createPromotionActivities({ promote: opts.promote, rollback: opts.rollback }),
     },
     shutdownGraceTime: opts.shutdownGraceTime ?? '20s',
   });

@@ -161,3 +161,21 @@ export interface AutoPromoteResult {
   releaseId?: string;
   reason?: string;
 }
+
+/** Started once by a release that failed in reconciliation in an environment with `autoRollback`. */
+export interface AutoRollbackInput {
+  app: string;
+  env: string;
+  failedReleaseId: string;
+}
+
+export interface AutoRollbackResult {
+  rolledBack: boolean;
+  releaseId?: string;
+  artifactId?: string;
+  reason?: string;
+}
+
+/** One automatic rollback per failed release, ever: the id is what makes it happen exactly once. */
+export const autoRollbackWorkflowId = (releaseId: string) => `auto-rollback:${releaseId}`;
+export const AUTO_ROLLBACK_BY = 'ferry:auto-rollback';

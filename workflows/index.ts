@@ -5,3 +5,4 @@ export { artifactWorkflow } from './artifact';
 export { branchCleanupWorkflow } from './branch-cleanup';
 export { laneWorkflow } from './lane';
 export { autoPromoteWorkflow } from './auto-promote';
+export { autoRollbackWorkflow } from './auto-rollback';

@@ -1,4 +1,4 @@
-import type { Duration } from '@temporalio/common';
+import { type Duration, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import * as wf from '@temporalio/workflow';
 import type { LaneActivities } from '../activities/lane-activities';
@@ -12,8 +12,9 @@ import type { ReleaseReconcileSettings } from '../src/reconcile/config';
 import { VerdictBook } from '../src/reconcile/verdicts';
 import { type Decision, type DecisionKind, laneWorkflowId, type ReleaseState, type ReleaseStatus } from '../src/release/types';
 import { autoPromoteWorkflow } from './auto-promote';
+import { autoRollbackWorkflow } from './auto-rollback';
 import {
-  approveUpdate, DECISION_REFUSALS, type DecisionRequest, type DecisionResult, FERRY_STATUS, type FluxVerdict, fluxVerdictSignal,
+  approveUpdate, autoRollbackWorkflowId, DECISION_REFUSALS, type DecisionRequest, type DecisionResult, FERRY_STATUS, type FluxVerdict, fluxVerdictSignal,
   laneGrantSignal, laneLeaveSignal, laneSupersedeSignal, overrideFreezeUpdate, type ReleaseInput, rejectUpdate, releaseStateQuery,
 } from './definitions';
 
@@ -95,6 +96,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   let committing = false;
   let approval: 'approved' | 'rejected' | undefined;
   let hotfix: Decision | undefined;
+  // Set only when Flux failed or found the release unhealthy: other failures (render, commit) changed no cluster.
+  let reconcileFailed = false;
 
   const rc = input.reconcile ?? NO_RECONCILE;
   // Per-cluster verdicts: each cluster's first final word stands; late, duplicate or reordered reports are ignored.
@@ -225,6 +228,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   async function wrapUp(succeeded: boolean): Promise<ReleaseState> {
     await leaveLane();
     if (succeeded) await scheduleAutoPromotions();
+    if (reconcileFailed) await rollBackAutomatically();
     // The final state is recorded before this runs: a slow or broken target cannot hold the outcome back.
     notifyTargets('finished');
     try {
@@ -264,6 +268,33 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       }
     }
     if (input.autoPromote?.length) await record();
+  }
+
+  /** Once per failed release (the child's id), never for a rollback that failed itself: no loops. */
+  async function rollBackAutomatically(): Promise<void> {
+    if (!rc.autoRollback || input.trigger === 'rollback') return;
+    // Histories recorded before automatic rollback existed replay without the child workflow.
+    if (!wf.patched('auto-rollback')) return;
+    let message: string;
+    try {
+      const child = await wf.startChild(autoRollbackWorkflow, {
+        workflowId: autoRollbackWorkflowId(input.releaseId),
+        args: [{ app: input.app, env: input.env, failedReleaseId: input.releaseId }],
+        // A failed release that is run again must not roll back a second time.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        parentClosePolicy: 'ABANDON',
+        staticSummary: `roll back ${input.app} in ${input.env} after ${input.releaseId} failed`,
+      });
+      const r = await child.result();
+      message = r.rolledBack ? `automatic rollback started: ${r.releaseId} (back to ${r.artifactId})` : `no automatic rollback: ${r.reason}`;
+    } catch (err) {
+      message = err instanceof WorkflowExecutionAlreadyStartedError
+        ? `automatic rollback already ran for this release (${autoRollbackWorkflowId(input.releaseId)})`
+        : `automatic rollback not started: ${failureMessage(err)}`;
+      wf.log.warn('automatic rollback not started', { releaseId: input.releaseId, error: String(err) });
+    }
+    state.timeline.push({ status: state.status, at: now(), message: message.slice(0, 500) });
+    await record();
   }
 
   const superseded = () => finish('superseded', `superseded by ${supersededBy} before it committed`);
@@ -399,8 +430,9 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     state.fluxOutcome = v.outcome as 'succeeded' | 'failed' | 'unhealthy';
     const where = v.cluster && v.cluster !== '*' ? ` on ${v.cluster}` : '';
     if (v.outcome === 'succeeded') return await finish('succeeded', `Flux applied ${v.revision}${where}: ${v.message}`.slice(0, 500));
+    reconcileFailed = true;
     if (v.outcome === 'unhealthy') {
-      // Applied but unhealthy: the manifests are live. Automatic rollback (rc.autoRollback) hooks in here.
+      // Applied but unhealthy: the manifests are live, and automatic rollback (wrapUp) replaces them.
       return await finish('failed', `Flux applied ${v.revision}${where} but health checks failed`, `Flux ${v.reason}${where} (applied but unhealthy): ${v.message}`.slice(0, 2000));
     }
     return await finish('failed', `Flux reported ${v.reason} for ${v.revision}${where}`, `Flux ${v.reason}${where}: ${v.message}`.slice(0, 2000));

@@ -58,7 +58,7 @@ export type NotificationType = NotificationTarget['type'];
 export const EnvReconcileShape = {
   /** Clusters this environment runs on; a release succeeds only when every one has applied it. */
   clusters: z.array(name).default([]),
-  /** Reserved: roll back automatically after a failed reconciliation (not implemented yet). */
+  /** Roll back once, automatically, when a release fails in reconciliation (docs/reconciliation.md). */
   autoRollback: z.boolean().default(false),
   notifications: z.array(NotificationTargetSchema).default([]),
 };
