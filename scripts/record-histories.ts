@@ -36,9 +36,7 @@ async function main(): Promise<void> {
   // production promotes automatically from staging, so a successful staging release records an auto-promotion;
   // only prod rolls back automatically, so the staging scenarios record what they always did.
   const reconcileConfig = path.join(dataDir, 'reconcile.yaml');
-  await fs.writeFile(reconcileConfig, 'environments:
-  prod: {autoRollback: true}
-');
+  await fs.writeFile(reconcileConfig, 'environments:\n  prod: {autoRollback: true}\n');
   const stack = await startStack({
     env: await configEnv({ staging: {}, production: { promotion: { from: 'staging', auto: true } } }, { FERRY_FLUX_TIMEOUT: '3s', FERRY_RECONCILE_CONFIG: reconcileConfig }),
   });
