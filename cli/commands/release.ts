@@ -135,6 +135,7 @@ export const releaseCommands: CommandSpec[] = [
       let to: string | undefined = ctx.opts.to;
       if (!to && ctx.interactive && !ctx.json) to = await pickRollbackTarget(ctx);
       const started = await ctx.client().post<Started>('/api/rollback', { app: ctx.opts.app, env: ctx.opts.env, ...(to ? { to } : {}) });
+      if (started.rollbackOf) ctx.out.line(`rolls back ${String(started.rollbackOf)}`);
       await afterStart(ctx, started, 'rollback');
     },
   },
@@ -205,11 +206,14 @@ export const releaseCommands: CommandSpec[] = [
     argsCount: [1, 1],
     options: { comment: { type: 'string', short: 'm', description: 'why', placeholder: 'text' } },
     async run(ctx) {
-      const res = await ctx.client().post<{ id: string; status: string; approvals?: Array<{ by: string }> }>(
+      // The server answers with where the gate stands (`decision`: pending while more approvals are needed) and the
+      // release's status at that moment, which the workflow moves on from shortly after.
+      const res = await ctx.client().post<{ id: string; status: string; decision?: string; approvals?: Array<{ by: string }> }>(
         `/api/releases/${encodeURIComponent(ctx.args[0])}/${verb}`, ctx.opts.comment ? { comment: ctx.opts.comment } : {},
       );
       if (ctx.json) return ctx.out.data(res);
-      ctx.out.line(`${verb === 'approve' ? 'approved' : 'rejected'} ${res.id}: now ${res.status}${res.approvals?.length ? ` (approvals: ${res.approvals.map((a) => a.by).join(', ')})` : ''}`);
+      const approvals = res.approvals?.length ? ` (approvals: ${res.approvals.map((a) => a.by).join(', ')})` : '';
+      ctx.out.line(`${verb === 'approve' ? 'approved' : 'rejected'} ${res.id}: ${res.decision ?? 'decided'}${approvals}; release ${res.status}`);
     },
   })),
 ];
