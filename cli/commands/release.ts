@@ -44,8 +44,10 @@ async function afterStart(ctx: Ctx, started: Started, what: string, extra: Recor
 }
 
 async function pickRollbackTarget(ctx: Ctx): Promise<string | undefined> {
-  const list = await ctx.client().get<{ items: ReleaseView[] }>('/api/releases', { app: ctx.opts.app, env: ctx.opts.env, status: 'succeeded', limit: 10 });
-  const candidates = list.items.slice(1);
+  const list = await ctx.client().get<{ items: ReleaseView[] }>('/api/releases', { app: ctx.opts.app, env: ctx.opts.env, status: 'succeeded', limit: 30 });
+  // Releasing the current artifact again is not a rollback (the server refuses it), nor is offering one twice.
+  const seen = new Set([list.items[0]?.artifactId]);
+  const candidates = list.items.filter((r) => !seen.has(r.artifactId) && seen.add(r.artifactId));
   if (candidates.length === 0) throw new CliError(`no earlier successful release of ${ctx.opts.app} in ${ctx.opts.env} to roll back to`);
   process.stdout.write(`Current: ${list.items[0].artifactId} (${ago(list.items[0].createdAt)})\nRoll back ${ctx.opts.app} in ${ctx.opts.env} to:\n`);
   candidates.forEach((r, i) => process.stdout.write(`  ${i + 1}) ${r.artifactId}  ${short(String(r.sha ?? ''))}  ${r.branch ?? ''}  ${ago(r.createdAt)}  by ${r.releasedBy ?? '?'}\n`));
