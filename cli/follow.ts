@@ -18,7 +18,8 @@ export interface ReleaseView {
   [k: string]: unknown;
 }
 
-const FINAL = new Set(['succeeded', 'failed', 'timed-out']);
+// As src/release/types.ts FINAL_STATUSES; only a fallback for servers whose releases carry no `final`.
+const FINAL = new Set(['succeeded', 'failed', 'timed-out', 'rejected', 'expired', 'superseded']);
 export const isFinalRelease = (r: ReleaseView) => r.final ?? FINAL.has(r.status);
 export const releaseSucceeded = (r: ReleaseView) => r.status === 'succeeded' || (r.final === true && r.status === 'committed');
 

@@ -38,7 +38,7 @@ function usage(): string {
   const groups: Array<[string, (c: CommandSpec) => boolean]> = [
     ['Artifacts', (c) => c.name.startsWith('artifact')],
     ['Releases', (c) => ['deploy', 'release', 'promote', 'rollback', 'watch', 'status', 'history', 'approve', 'reject'].includes(c.name)],
-    ['Administration', (c) => c.name.startsWith('policy') || c.name.startsWith('token')],
+    ['Administration', (c) => c.name.startsWith('policy') || c.name.startsWith('token') || c.name.startsWith('flux')],
     ['Shell', (c) => c.name === 'completion'],
   ];
   const lines = ['ferry: release artifacts through Ferry, the GitOps release manager for Flux', '', 'Usage: ferry <command> [flags]', ''];

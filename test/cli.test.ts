@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cliEnv, ENV_FILE, FERRY_BIN, makeCheckout, runBash, runCli, settleWhenReconciling, startCli } from './support/cli';
+import { configEnv, PEOPLE } from './support/gates';
 import { ADMIN_TOKEN, fluxEvent, makeArtifact, startStack, stopSharedTemporal, type Stack } from './support/stack';
 
 let stack: Stack;
@@ -12,7 +13,14 @@ let ciToken: string;
 let env: Record<string, string>;
 
 before(async () => {
-  stack = await startStack({ env: { FERRY_FLUX_TIMEOUT: '10m' } });
+  const config = await configEnv({
+    staging: {},
+    prod: { promotion: { from: 'staging' } },
+    gated: { approvals: { required: 1, approvers: ['bob'], timeout: '10m' } },
+  });
+  const reconcile = path.join(path.dirname(config.FERRY_CONFIG), 'reconcile.yaml');
+  await fs.writeFile(reconcile, 'reconcile: {publicUrl: "https://ferry.example.com"}\nclusters:\n  eu: {webhookSecret: eu-secret}\n');
+  stack = await startStack({ env: { FERRY_FLUX_TIMEOUT: '10m', ...config, FERRY_RECONCILE_CONFIG: reconcile } });
   const t = await stack.api('POST', '/api/tokens', { name: 'web-ci', role: 'ci', owner: 'ci-bot' });
   assert.equal(t.status, 201, JSON.stringify(t.body));
   ciToken = t.body.token;
@@ -253,16 +261,195 @@ describe('every command answers --output json', () => {
     assert.match(zsh.stdout, /'\*--env-file\[/);
   });
 
-  test('commands whose routes this server lacks fail with one line and a JSON error', async () => {
-    // promote, rollback, status, history, approve/reject and policy talk to routes added by other parts of Ferry;
-    // against a server without them the CLI still fails cleanly.
+});
+
+/** Plays Flux for one release: once it waits on its commit, Flux reports success; resolves when it has succeeded. */
+async function settle(releaseId: string): Promise<any> {
+  const waiting = await stack.waitForRelease(releaseId, ['reconciling', 'succeeded', 'failed']);
+  if (waiting.status === 'reconciling') await stack.postFlux(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit));
+  const done = await stack.waitForRelease(releaseId, ['succeeded', 'failed']);
+  assert.equal(done.status, 'succeeded', JSON.stringify(done));
+  return done;
+}
+
+async function releaseOf(app: string, envs: string[], env: string, token?: string): Promise<{ artifactId: string; releaseId: string }> {
+  const pushed = await stack.api('POST', '/api/artifacts', makeArtifact({ apps: envs.map((e) => ({ app, env: e })) }));
+  assert.equal(pushed.status, 201, JSON.stringify(pushed.body));
+  const started = await stack.api('POST', '/api/releases', { artifactId: pushed.body.id, env }, token ? { token } : {});
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  return { artifactId: pushed.body.id, releaseId: started.body.id };
+}
+
+describe('promote, rollback, status and history', () => {
+  test('promote along staging → prod, roll back to the previous release and --to an artifact, then status and history', async () => {
+    const { dir } = await makeCheckout({ name: 'chain' });
+    const deployer = { ...env, FERRY_TOKEN: PEOPLE.alice };
+    const nothing = await runCli(['promote', '--app', 'chain', '--env', 'prod'], { cwd: dir, env: deployer });
+    assert.equal(nothing.code, 1);
+    assert.match(nothing.stderr, /^ferry: nothing of app "chain" runs successfully in "staging" to promote \(409\)\n$/);
+
+    const first = await releaseOf('chain', ['staging', 'prod'], 'staging');
+    await settle(first.releaseId);
+    const promoting = startCli(['promote', '--app', 'chain', '--env', 'prod', '--wait', '--timeout', '2m'], { cwd: dir, env: deployer });
+    const promotedId = `release:chain:prod:${first.artifactId}`;
+    await settle(promotedId);
+    const promoted = await promoting.result;
+    assert.equal(promoted.code, 0, `${promoted.stdout}\n${promoted.stderr}`);
+    assert.match(promoted.stdout, new RegExp(`^promotion accepted: ${promotedId} \\(\\S+\\)\n`));
+    assert.match(promoted.stdout, /✓ chain → prod: succeeded at [0-9a-f]{12}/);
+    const promotedRelease = await stack.api('GET', `/api/releases/${encodeURIComponent(promotedId)}`);
+    assert.deepEqual([promotedRelease.body.trigger, promotedRelease.body.releasedBy, promotedRelease.body.promotedFrom], ['promote', 'alice', first.releaseId]);
+
+    const second = await releaseOf('chain', ['staging', 'prod'], 'prod');
+    await settle(second.releaseId);
+    const back = await runCli(['rollback', '--app', 'chain', '--env', 'prod', '-o', 'json'], { cwd: dir, env: deployer });
+    assert.equal(back.code, 0, back.stderr);
+    const b = JSON.parse(back.stdout).release;
+    assert.equal(b.rollbackOf, second.releaseId);
+    const backRelease = await settle(b.id);
+    assert.deepEqual([backRelease.artifactId, backRelease.trigger], [first.artifactId, 'rollback']);
+
+    const forward = await runCli(['rollback', '--app', 'chain', '--env', 'prod', '--to', second.artifactId], { cwd: dir, env: deployer });
+    assert.equal(forward.code, 0, forward.stderr);
+    const forwardId = /^rollback accepted: (\S+) \(\S+\)$/m.exec(forward.stdout)?.[1] ?? '';
+    assert.match(forward.stdout, new RegExp(`rolls back ${b.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.equal((await settle(forwardId)).artifactId, second.artifactId);
+    const already = await runCli(['rollback', '--app', 'chain', '--env', 'prod', '--to', second.artifactId, '-o', 'json'], { cwd: dir, env: deployer });
+    assert.equal(already.code, 1);
+    assert.match(already.stderr, /^ferry: \S+ is already what prod has .*\(409\)\n$/);
+    assert.equal(JSON.parse(already.stdout).exitCode, 1);
+
+    const statusJson = await runCli(['status', '--app', 'chain', '-o', 'json'], { cwd: dir, env });
+    assert.equal(statusJson.code, 0, statusJson.stderr);
+    const s = JSON.parse(statusJson.stdout);
+    assert.equal(s.app, 'chain');
+    const byEnv = Object.fromEntries(s.environments.map((e: { env: string }) => [e.env, e]));
+    assert.equal(byEnv.staging.current.artifactId, first.artifactId);
+    assert.equal(byEnv.prod.current.id, forwardId);
+    assert.equal(byEnv.prod.version.sha, (await stack.api('GET', `/api/artifacts/${second.artifactId}`)).body.version.sha);
+    const statusText = await runCli(['status', '--app', 'chain'], { cwd: dir, env });
+    assert.equal(statusText.code, 0, statusText.stderr);
+    const lines = statusText.stdout.trim().split('\n');
+    assert.equal(lines[0], 'chain');
+    assert.match(lines[1], /^ENV\s+ARTIFACT\s+SHA\s+BRANCH\s+RELEASED\s+FLUX\s+COMMIT\s+IN FLIGHT$/);
+    assert.match(statusText.stdout, new RegExp(`\\nstaging\\s+${first.artifactId}\\s+[0-9a-f]{12}\\s+main\\s+succeeded by admin \\S+ ago\\s+ReconciliationSucceeded\\s+[0-9a-f]{12}`));
+    assert.match(statusText.stdout, new RegExp(`\\nprod\\s+${second.artifactId}\\s+[0-9a-f]{12}\\s+main\\s+succeeded by alice `));
+
+    const history = await runCli(['history', '--app', 'chain', '--env', 'prod', '-o', 'json'], { cwd: dir, env });
+    assert.equal(history.code, 0, history.stderr);
+    const h = JSON.parse(history.stdout);
+    assert.deepEqual(h.items.map((r: { trigger: string; artifactId: string }) => [r.trigger, r.artifactId]), [
+      ['rollback', second.artifactId], ['rollback', first.artifactId], ['manual', second.artifactId], ['promote', first.artifactId],
+    ]);
+    assert.equal(h.nextBefore, null);
+    const all = await runCli(['history', '--app', 'chain', '-n', '2'], { cwd: dir, env });
+    assert.equal(all.code, 0, all.stderr);
+    const rows = all.stdout.trim().split('\n');
+    assert.match(rows[0], /^WHEN\s+ENV\s+STATUS\s+ARTIFACT\s+TRIGGER\s+BY\s+COMMIT$/);
+    assert.match(rows[1], /^\S+ ago\s+prod\s+succeeded\s+\S+\s+rollback\s+alice\s+[0-9a-f]{12}$/);
+    assert.equal(rows.length, 4);
+    assert.match(rows[3], /^more: ferry history --app chain --before \S+$/);
+    const older = await runCli(['history', '--app', 'chain', '-o', 'json', '--before', rows[3].split(' ').at(-1) ?? ''], { cwd: dir, env });
+    assert.equal(JSON.parse(older.stdout).items.length, 3, 'two prod releases and the staging one remain');
+
+    // Gimlet's rollback (`POST /api/rollback?env=&app=&sha=`, no body) goes to the same rollback, by GitOps commit.
+    const gimlet = await stack.api('POST', `/api/rollback?env=prod&app=chain&sha=${backRelease.gitopsCommit.slice(0, 12)}`, undefined, { token: PEOPLE.alice });
+    assert.equal(gimlet.status, 202, JSON.stringify(gimlet.body));
+    assert.equal(gimlet.body.rollbackOf, forwardId);
+    assert.equal((await settle(gimlet.body.id)).artifactId, first.artifactId);
+  });
+});
+
+describe('approve and reject', () => {
+  test('a release awaiting approval: refused decisions exit 1 with the reason, an approver lets it through or stops it', async () => {
+    const { dir } = await makeCheckout({ name: 'gated' });
+    const as = (who: keyof typeof PEOPLE) => ({ ...env, FERRY_TOKEN: PEOPLE[who] });
+    const waiting = await releaseOf('vault', ['gated'], 'gated', PEOPLE.alice);
+    await stack.waitForRelease(waiting.releaseId, ['awaiting-approval']);
+
+    const mallory = await runCli(['approve', waiting.releaseId, '--comment', 'lgtm', '-o', 'json'], { cwd: dir, env: as('mallory') });
+    assert.equal(mallory.code, 1);
+    assert.match(mallory.stderr, /^ferry: not allowed \(403\): .*mallory.*\n$/);
+    assert.equal(JSON.parse(mallory.stdout).exitCode, 1);
+    const ci = await runCli(['approve', waiting.releaseId], { cwd: dir, env });
+    assert.equal(ci.code, 1);
+    assert.match(ci.stderr, /^ferry: not allowed \(403\): needs role approver/);
+    const unknown = await runCli(['approve', 'release:vault:gated:nope'], { cwd: dir, env: as('bob') });
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^ferry: release "release:vault:gated:nope" not found \(404\)\n$/);
+
+    const approved = await runCli(['approve', waiting.releaseId, '--comment', 'checked the migration'], { cwd: dir, env: as('bob') });
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.match(approved.stdout, new RegExp(`^approved ${waiting.releaseId}: approved \\(approvals: bob\\); release \\S+\n$`));
+    const done = await settle(waiting.releaseId);
+    assert.deepEqual(done.approvals.map((a: { by: string; comment: string }) => [a.by, a.comment]), [['bob', 'checked the migration']]);
+    const late = await runCli(['reject', waiting.releaseId, '-m', 'too late'], { cwd: dir, env: as('bob') });
+    assert.equal(late.code, 1);
+    assert.match(late.stderr, /^ferry: .*\(409\)\n$/);
+
+    const other = await releaseOf('vault', ['gated'], 'gated', PEOPLE.alice);
+    await stack.waitForRelease(other.releaseId, ['awaiting-approval']);
+    const rejected = await runCli(['reject', other.releaseId, '-m', 'breaks the ledger', '-o', 'json'], { cwd: dir, env: as('bob') });
+    assert.equal(rejected.code, 0, rejected.stderr);
+    const r = JSON.parse(rejected.stdout);
+    assert.deepEqual([r.id, r.decision], [other.releaseId, 'rejected']);
+    assert.equal((await stack.waitForRelease(other.releaseId, ['rejected'])).status, 'rejected');
+    const watched = await runCli(['watch', other.releaseId, '--timeout', '10s'], { cwd: dir, env });
+    assert.equal(watched.code, 3, watched.stderr);
+    assert.match(watched.stderr, new RegExp(`^ferry: release ${other.releaseId} rejected: `, 'm'));
+  });
+});
+
+describe('policies and Flux setup', () => {
+  test('policy apply from YAML, list as table and JSON, delete; refusals exit 1', async () => {
+    const { dir } = await makeCheckout({ name: 'pol' });
+    const admin = { ...env, FERRY_TOKEN: ADMIN_TOKEN };
+    await fs.writeFile(path.join(dir, 'policies.yaml'), 'kind: auto-release\napp: pol\nenv: staging\nbranch: main\n---\nkind: branch-restriction\napp: pol\nenv: prod\nbranchRegex: "^(main|release/.+)$"\n');
+    const applied = await runCli(['policy', 'apply', '-f', 'policies.yaml'], { cwd: dir, env: admin });
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.equal(applied.stdout, 'applied auto-release pol/staging (auto-release:pol:staging)\napplied branch-restriction pol/prod (branch-restriction:pol:prod)\n');
+    const again = await runCli(['policy', 'apply', '-f', '-', '-o', 'json'], { cwd: dir, env: admin, stdin: '{"kind": "auto-release", "app": "pol", "env": "staging", "branch": "{main,develop}"}' });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).items[0].branch, '{main,develop}');
+
+    const listed = await runCli(['policy', 'list', '--app', 'pol'], { cwd: dir, env });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^ID\s+KIND\s+APP\s+ENV\s+SETTINGS\n/);
+    assert.match(listed.stdout, /\nauto-release:pol:staging\s+auto-release\s+pol\s+staging\s+branch=\{main,develop\}\n/);
+    assert.match(listed.stdout, /\nbranch-restriction:pol:prod\s+branch-restriction\s+pol\s+prod\s+branchRegex=\^\(main\|release\/\.\+\)\$\n/);
+    const json = await runCli(['policy', 'list', '--app', 'pol', '-o', 'json'], { cwd: dir, env });
+    assert.deepEqual(JSON.parse(json.stdout).items.map((p: { id: string }) => p.id).sort(), ['auto-release:pol:staging', 'branch-restriction:pol:prod']);
+
+    const forbidden = await runCli(['policy', 'delete', 'auto-release:pol:staging'], { cwd: dir, env });
+    assert.equal(forbidden.code, 1);
+    assert.match(forbidden.stderr, /^ferry: not allowed \(403\): needs role admin/);
+    await fs.writeFile(path.join(dir, 'bad.yaml'), 'kind: freeze\napp: pol\nenv: staging\n');
+    const bad = await runCli(['policy', 'apply', '-f', 'bad.yaml'], { cwd: dir, env: admin });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^ferry: invalid request: kind: must be one of .*\(400\)\n$/);
+
+    const deleted = await runCli(['policy', 'delete', 'auto-release:pol:staging', 'branch-restriction:pol:prod', '-o', 'json'], { cwd: dir, env: admin });
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.deepEqual(JSON.parse(deleted.stdout), { deleted: ['auto-release:pol:staging', 'branch-restriction:pol:prod'] });
+    const gone = await runCli(['policy', 'delete', 'auto-release:pol:staging'], { cwd: dir, env: admin });
+    assert.equal(gone.code, 1);
+    assert.equal(gone.stderr, 'ferry: policy "auto-release:pol:staging" not found (404)\n');
+    assert.deepEqual(JSON.parse((await runCli(['policy', 'list', '--app', 'pol', '-o', 'json'], { cwd: dir, env })).stdout).items, []);
+  });
+
+  test('flux setup <cluster> prints the manifests the server makes for that cluster', async () => {
     const { dir } = await makeCheckout({ name: 'web' });
-    for (const args of [['status', '--app', 'web'], ['history', '--app', 'web'], ['promote', '--app', 'web', '--env', 'prod'], ['policy', 'list']]) {
-      const res = await runCli([...args, '-o', 'json'], { cwd: dir, env: { ...env, FERRY_TOKEN: ADMIN_TOKEN } });
-      assert.equal(res.code, 1, args.join(' '));
-      assert.match(res.stderr, /^ferry: this Ferry server has no (GET|POST) \/api\/\S+ \(404\): is it an older version\?\n$/);
-      assert.equal(JSON.parse(res.stdout).exitCode, 1);
-    }
+    const setup = await runCli(['flux', 'setup', 'eu'], { cwd: dir, env });
+    assert.equal(setup.code, 0, setup.stderr);
+    const served = await fetch(`${stack.url}/api/flux/manifests/eu`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(setup.stdout, await served.text());
+    assert.match(setup.stdout, /kind: Provider/);
+    const json = await runCli(['flux', 'setup', 'eu', '-o', 'json'], { cwd: dir, env });
+    assert.equal(JSON.parse(json.stdout).cluster, 'eu');
+    assert.equal(JSON.parse(json.stdout).manifests, setup.stdout);
+    const unknown = await runCli(['flux', 'setup', 'mars'], { cwd: dir, env });
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.stderr, 'ferry: cluster "mars" is not configured (404)\n');
   });
 });
 

@@ -41,7 +41,7 @@ function readPolicies(file: string, cwd: string): Array<Record<string, unknown>>
 }
 
 const describePolicy = (p: Record<string, unknown>) =>
-  Object.entries(p).filter(([k]) => !['id', 'kind', 'app', 'env', 'createdAt', 'updatedAt', 'createdBy', 'updatedBy'].includes(k))
+  Object.entries(p).filter(([k, v]) => v !== null && v !== undefined && !['id', 'kind', 'app', 'env', 'source', 'createdAt', 'updatedAt', 'createdBy', 'updatedBy'].includes(k))
     .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ');
 
 export const adminCommands: CommandSpec[] = [
@@ -78,6 +78,20 @@ export const adminCommands: CommandSpec[] = [
       for (const id of ctx.args) await ctx.client().delete(`/api/policies/${encodeURIComponent(id)}`);
       if (ctx.json) return ctx.out.data({ deleted: ctx.args });
       ctx.out.line(`deleted ${ctx.args.join(', ')}`);
+    },
+  },
+  {
+    name: 'flux setup',
+    summary: "The Secret, Provider and Alert a cluster's Flux needs to report to Ferry (apply them with kubectl)",
+    args: '<cluster>',
+    argsCount: [1, 1],
+    options: {},
+    examples: ['ferry flux setup eu | kubectl apply -f -'],
+    async run(ctx) {
+      const cluster = ctx.args[0];
+      const manifests = await ctx.client().get<string>(`/api/flux/manifests/${encodeURIComponent(cluster)}`);
+      if (ctx.json) return ctx.out.data({ cluster, manifests });
+      process.stdout.write(manifests);
     },
   },
   {

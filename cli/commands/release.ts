@@ -44,8 +44,10 @@ async function afterStart(ctx: Ctx, started: Started, what: string, extra: Recor
 }
 
 async function pickRollbackTarget(ctx: Ctx): Promise<string | undefined> {
-  const list = await ctx.client().get<{ items: ReleaseView[] }>('/api/releases', { app: ctx.opts.app, env: ctx.opts.env, status: 'succeeded', limit: 10 });
-  const candidates = list.items.slice(1);
+  const list = await ctx.client().get<{ items: ReleaseView[] }>('/api/releases', { app: ctx.opts.app, env: ctx.opts.env, status: 'succeeded', limit: 30 });
+  // Releasing the current artifact again is not a rollback (the server refuses it), nor is offering one twice.
+  const seen = new Set([list.items[0]?.artifactId]);
+  const candidates = list.items.filter((r) => !seen.has(r.artifactId) && seen.add(r.artifactId));
   if (candidates.length === 0) throw new CliError(`no earlier successful release of ${ctx.opts.app} in ${ctx.opts.env} to roll back to`);
   process.stdout.write(`Current: ${list.items[0].artifactId} (${ago(list.items[0].createdAt)})\nRoll back ${ctx.opts.app} in ${ctx.opts.env} to:\n`);
   candidates.forEach((r, i) => process.stdout.write(`  ${i + 1}) ${r.artifactId}  ${short(String(r.sha ?? ''))}  ${r.branch ?? ''}  ${ago(r.createdAt)}  by ${r.releasedBy ?? '?'}\n`));
@@ -135,6 +137,7 @@ export const releaseCommands: CommandSpec[] = [
       let to: string | undefined = ctx.opts.to;
       if (!to && ctx.interactive && !ctx.json) to = await pickRollbackTarget(ctx);
       const started = await ctx.client().post<Started>('/api/rollback', { app: ctx.opts.app, env: ctx.opts.env, ...(to ? { to } : {}) });
+      if (started.rollbackOf) ctx.out.line(`rolls back ${String(started.rollbackOf)}`);
       await afterStart(ctx, started, 'rollback');
     },
   },
@@ -205,11 +208,14 @@ export const releaseCommands: CommandSpec[] = [
     argsCount: [1, 1],
     options: { comment: { type: 'string', short: 'm', description: 'why', placeholder: 'text' } },
     async run(ctx) {
-      const res = await ctx.client().post<{ id: string; status: string; approvals?: Array<{ by: string }> }>(
+      // The server answers with where the gate stands (`decision`: pending while more approvals are needed) and the
+      // release's status at that moment, which the workflow moves on from shortly after.
+      const res = await ctx.client().post<{ id: string; status: string; decision?: string; approvals?: Array<{ by: string }> }>(
         `/api/releases/${encodeURIComponent(ctx.args[0])}/${verb}`, ctx.opts.comment ? { comment: ctx.opts.comment } : {},
       );
       if (ctx.json) return ctx.out.data(res);
-      ctx.out.line(`${verb === 'approve' ? 'approved' : 'rejected'} ${res.id}: now ${res.status}${res.approvals?.length ? ` (approvals: ${res.approvals.map((a) => a.by).join(', ')})` : ''}`);
+      const approvals = res.approvals?.length ? ` (approvals: ${res.approvals.map((a) => a.by).join(', ')})` : '';
+      ctx.out.line(`${verb === 'approve' ? 'approved' : 'rejected'} ${res.id}: ${res.decision ?? 'decided'}${approvals}; release ${res.status}`);
     },
   })),
 ];

@@ -22,14 +22,15 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): Record<s
   return Object.fromEntries(Object.entries(base).filter(([, v]) => v !== undefined)) as Record<string, string>;
 }
 
-export function startCli(args: string[], opts: { cwd: string; env: Record<string, string>; command?: string[] }) {
+export function startCli(args: string[], opts: { cwd: string; env: Record<string, string>; command?: string[]; stdin?: string }) {
   // Run as pipelines do: the executable itself (its shebang picks the interpreter).
   const [cmd, ...pre] = opts.command ?? [FERRY_BIN];
-  const child = spawn(cmd, [...pre, ...args], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, [...pre, ...args], { cwd: opts.cwd, env: opts.env, stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
   const result = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
@@ -37,7 +38,7 @@ export function startCli(args: string[], opts: { cwd: string; env: Record<string
   return { child, result, output: () => ({ stdout, stderr }) };
 }
 
-export function runCli(args: string[], opts: { cwd: string; env: Record<string, string> }): Promise<CliResult> {
+export function runCli(args: string[], opts: { cwd: string; env: Record<string, string>; stdin?: string }): Promise<CliResult> {
   return startCli(args, opts).result;
 }
 
