@@ -42,5 +42,6 @@ test('the API is killed while requests are in flight; clients retry and nothing 
   await cluster.spawn('api', ['api']);
   const ids = await requests;
   assert.equal(new Set(ids).size, N);
-  await assertExactlyOnce(cluster, ids, 60_000);
+  // Generous: the claim is that every release ends once, not how fast on a loaded 2-core machine.
+  await assertExactlyOnce(cluster, ids, 180_000);
 });

@@ -51,7 +51,14 @@ test('a release runs through three processes; probes and metrics answer', async 
 
   // The release worker appends the Temporal SDK's runtime metrics (served on loopback) to its own.
   const workerUrl = JSON.parse(cluster.procs.get('worker')!.lines.find((l) => l.includes('"msg":"ferry ready"'))!).opsUrl as string;
-  const workerMetrics = await (await fetch(`${workerUrl}/metrics`, { headers: { authorization: 'Bearer test-admin-token-0123456789' } })).text();
+  // The duration is observed when the release notifies, which happens after its final state is recorded (and after
+  // it left its ordering lane): scrape until it shows, within a bound.
+  const scrape = async () => (await fetch(`${workerUrl}/metrics`, { headers: { authorization: 'Bearer test-admin-token-0123456789' } })).text();
+  let workerMetrics = await scrape();
+  for (let i = 0; i < 100 && !/ferry_release_duration_seconds_count\{status="committed"\} 1/.test(workerMetrics); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    workerMetrics = await scrape();
+  }
   assert.match(workerMetrics, /ferry_release_duration_seconds_count\{status="committed"\} 1/);
   assert.match(workerMetrics, /^temporal_\w+/m);
 });
