@@ -359,6 +359,33 @@ describe('GitopsWriter', () => {
     }
   });
 
+  test('a retry after a give-up is judged against the first attempt\'s base: a foreign edit made meanwhile is a conflict', async () => {
+    const remote = await makeRemote();
+    const w = await newWriter(remote, { retry: { maxElapsedMs: 300, initialDelayMs: 20, maxDelayMs: 50 } });
+    const racer = await makeForeignClone(remote);
+    try {
+      await w.submit(change('gu-seed', 'staging/gu', { 'deploy.yaml': 'v0\n' }));
+      // The remote refuses every push: the first attempt plans, pushes, and gives up (the activity would retry).
+      const hook = path.join(remote, 'hooks', 'pre-receive');
+      await writeFile(hook, '#!/bin/sh\ncat >/dev/null\nexit 1\n');
+      await chmod(hook, 0o755);
+      await assert.rejects(w.submit(change('gu-1', 'staging/gu', { 'deploy.yaml': 'v1\n' })), GitopsUnavailableError);
+      await rm(hook);
+      await racer.commit({ 'staging/gu/hotfix.yaml': 'by hand' }, 'hand-made hotfix');
+      // The retry of the same release must not replace the hand edit it never saw when it was planned.
+      await assert.rejects(w.submit(change('gu-1', 'staging/gu', { 'deploy.yaml': 'v1\n' })), (err: unknown) => {
+        assert.ok(err instanceof ConflictError, String(err));
+        assert.deepEqual(err.files, ['staging/gu/hotfix.yaml']);
+        return true;
+      });
+      assert.equal(await git(remote, ['cat-file', 'blob', 'main:staging/gu/hotfix.yaml']), 'by hand');
+      // After the conflict was decided, running the release again is a person's new decision: it lands.
+      assert.equal((await w.submit(change('gu-1', 'staging/gu', { 'deploy.yaml': 'v1\n' }))).status, 'committed');
+    } finally {
+      await w.close();
+    }
+  });
+
   test('a foreign edit inside a release directory fails only that release with ConflictError', async () => {
     const remote = await makeRemote();
     const w = await newWriter(remote);

@@ -184,6 +184,12 @@ export class GitopsWriter {
   private refLock: Promise<unknown> = Promise.resolve();
   /** releaseId -> what this process pushed */
   private readonly pushed = new Map<string, PushedEntry>();
+  /**
+   * The base each undecided release was first planned on, kept across submissions: when an attempt gives up (remote
+   * unavailable, activity timed out) and the activity retries, the retry must be judged against the base the first
+   * attempt planned on, or a foreign edit of the dir made meanwhile would be silently replaced. Bounded; oldest first.
+   */
+  private readonly firstBases = new Map<string, string | null>();
 
   constructor(opts: GitopsWriterOptions) {
     if (!opts || !opts.remote || !opts.branch || !opts.cacheDir) throw new Error('remote, branch and cacheDir are required');
@@ -265,8 +271,16 @@ export class GitopsWriter {
       if (this.closing) throw new Error('GitopsWriter is closed');
       const p = this.prepare(change);
       return new Promise<CommitResult>((resolve, reject) => {
-        p.resolve = resolve;
-        p.reject = reject;
+        // Once decided (landed, or refused for a conflict) the remembered first base is dropped: a later submit of
+        // the same release is a new decision, e.g. a person re-running it after resolving the conflict.
+        p.resolve = (r) => {
+          this.firstBases.delete(change.releaseId);
+          resolve(r);
+        };
+        p.reject = (e) => {
+          if (e instanceof ConflictError) this.firstBases.delete(change.releaseId);
+          reject(e);
+        };
         this.queue.push(p);
         this.kick();
       });
@@ -441,7 +455,7 @@ export class GitopsWriter {
             base = this.tip;
             if (base) await this.resolveFromHistory(active, base, null, 0);
             active = active.filter((p) => !p.done);
-            for (const p of active) p.firstBase = base;
+            for (const p of active) p.firstBase = this.rememberFirstBase(p.change.releaseId, base);
             based = true;
             continue;
           }
@@ -531,6 +545,13 @@ export class GitopsWriter {
     } finally {
       if (lease) await lease.release().catch((e) => this.log('gitops.lease.releaseFailed', { error: String(e) }));
     }
+  }
+
+  private rememberFirstBase(releaseId: string, base: string | null): string | null {
+    if (this.firstBases.has(releaseId)) return this.firstBases.get(releaseId) ?? null;
+    this.firstBases.set(releaseId, base);
+    if (this.firstBases.size > 10_000) this.firstBases.delete(this.firstBases.keys().next().value as string);
+    return base;
   }
 
   /** Which changes leave their dir unchanged on `base`, and which collide with foreign edits since their firstBase. */
