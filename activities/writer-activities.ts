@@ -4,7 +4,7 @@ import type { Db } from '../src/store/db';
 import { recordGitopsCommit } from '../src/store/releases';
 import { loadRender } from '../src/store/renders';
 import { appDir } from '../src/gitops/repos';
-import { type CommitResult, ConflictError, type GitopsWriter } from '../src/gitops/writer';
+import { type AppChange, type CommitResult, ConflictError, type GitopsWriter } from '../src/gitops/writer';
 
 export interface WriterActivityDeps {
   db: Db;
@@ -42,77 +42,73 @@ export interface RemoveAppDirectoryInput {
 }
 
 export function createWriterActivities(deps: WriterActivityDeps) {
+  /**
+   * Hands one change to the env's writer, heartbeating while it waits in the group commit. A conflicting foreign
+   * edit needs a human, so it ends the workflow's step instead of being retried.
+   */
+  async function submit(env: string, change: AppChange): Promise<CommitResult> {
+    const beat = setInterval(() => Context.current().heartbeat(), 10_000);
+    try {
+      return await (await deps.writers.forEnv(env)).submit(change);
+    } catch (err) {
+      if (err instanceof ConflictError) {
+        throw ApplicationFailure.nonRetryable(`${err.message} (files: ${err.files.join(', ')})`, 'GitopsConflict');
+      }
+      throw err;
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
   return {
     /**
      * Removes `<env>/<app>/` in one commit (Flux then prunes what it applied). An already absent directory is
      * `unchanged` and commits nothing.
      */
     async removeAppDirectory(input: RemoveAppDirectoryInput): Promise<Pick<CommitResult, 'commit' | 'status'>> {
-      const beat = setInterval(() => Context.current().heartbeat(), 10_000);
-      try {
-        const writer = await deps.writers.forEnv(input.env);
-        const result = await writer.submit({
-          releaseId: input.changeId,
-          dir: `${input.env}/${input.app}`,
-          files: {},
-          title: `[${input.env}/${input.app}] remove ${input.app}`,
-          body: input.reason,
-          trailers: { 'Ferry-App': input.app, 'Ferry-Env': input.env, 'Ferry-Released-By': input.requestedBy, 'Ferry-Trigger': 'cleanup' },
-          notBefore: input.notBefore,
-        });
-        return { commit: result.commit, status: result.status };
-      } catch (err) {
-        if (err instanceof ConflictError) {
-          throw ApplicationFailure.nonRetryable(`${err.message} (files: ${err.files.join(', ')})`, 'GitopsConflict');
-        }
-        throw err;
-      } finally {
-        clearInterval(beat);
-      }
+      const result = await submit(input.env, {
+        releaseId: input.changeId,
+        dir: appDir(input.env, input.app),
+        files: {},
+        title: `[${input.env}/${input.app}] remove ${input.app}`,
+        body: input.reason,
+        trailers: { 'Ferry-App': input.app, 'Ferry-Env': input.env, 'Ferry-Released-By': input.requestedBy, 'Ferry-Trigger': 'cleanup' },
+        notBefore: input.notBefore,
+      });
+      return { commit: result.commit, status: result.status };
     },
 
     /**
-     * The only code that writes the GitOps repository. The writer serialises and group-commits; this activity
-     * adds the release's trailers and records the commit in PostgreSQL as soon as it is on the remote.
+     * The only code that writes a release to the GitOps repository. The writer serialises and group-commits; this
+     * activity adds the release's trailers and records the commit in PostgreSQL as soon as it is on the remote.
      */
     async commitRelease(input: CommitReleaseInput): Promise<Pick<CommitResult, 'commit' | 'status'>> {
       const render = await loadRender(deps.db, input.releaseId);
       if (!render) throw ApplicationFailure.nonRetryable(`no rendered manifests stored for release ${input.releaseId}`, 'RenderMissing');
-      const beat = setInterval(() => Context.current().heartbeat(), 10_000);
-      try {
-        const writer = await deps.writers.forEnv(input.env);
-        const result = await writer.submit({
-          releaseId: input.releaseId,
-          dir: appDir(input.env, input.app),
-          files: render.files,
-          title: `[${input.env}/${input.app}] release ${input.artifactId}`,
-          body: `${input.trigger} release of ${input.app} to ${input.env} (source ${input.sha.slice(0, 12)}, manifests ${render.digest.slice(0, 12)})`,
-          trailers: {
-            'Ferry-App': input.app,
-            'Ferry-Env': input.env,
-            'Ferry-Artifact-Id': input.artifactId,
-            'Ferry-Source-Sha': input.sha,
-            // The writer folds every trailer value onto one line, so user text cannot forge a trailer.
-            'Ferry-Released-By': input.releasedBy,
-            'Ferry-Trigger': input.trigger,
-            // Empty values are left out by the writer.
-            'Ferry-Rollback-Of': input.rollbackOf ?? '',
-            'Ferry-Promoted-From': input.promotedFrom ?? '',
-            'Ferry-Approved-By': (input.approvedBy ?? []).join(', '),
-            'Ferry-Hotfix-By': input.hotfixBy ?? '',
-          },
-          notBefore: input.notBefore,
-        });
-        if (result.status !== 'unchanged') await recordGitopsCommit(deps.db, input.releaseId, result.commit);
-        return { commit: result.commit, status: result.status };
-      } catch (err) {
-        if (err instanceof ConflictError) {
-          throw ApplicationFailure.nonRetryable(`${err.message} (files: ${err.files.join(', ')})`, 'GitopsConflict');
-        }
-        throw err;
-      } finally {
-        clearInterval(beat);
-      }
+      const result = await submit(input.env, {
+        releaseId: input.releaseId,
+        dir: appDir(input.env, input.app),
+        files: render.files,
+        title: `[${input.env}/${input.app}] release ${input.artifactId}`,
+        body: `${input.trigger} release of ${input.app} to ${input.env} (source ${input.sha.slice(0, 12)}, manifests ${render.digest.slice(0, 12)})`,
+        trailers: {
+          'Ferry-App': input.app,
+          'Ferry-Env': input.env,
+          'Ferry-Artifact-Id': input.artifactId,
+          'Ferry-Source-Sha': input.sha,
+          // The writer folds every trailer value onto one line, so user text cannot forge a trailer.
+          'Ferry-Released-By': input.releasedBy,
+          'Ferry-Trigger': input.trigger,
+          // Empty values are left out by the writer.
+          'Ferry-Rollback-Of': input.rollbackOf ?? '',
+          'Ferry-Promoted-From': input.promotedFrom ?? '',
+          'Ferry-Approved-By': (input.approvedBy ?? []).join(', '),
+          'Ferry-Hotfix-By': input.hotfixBy ?? '',
+        },
+        notBefore: input.notBefore,
+      });
+      if (result.status !== 'unchanged') await recordGitopsCommit(deps.db, input.releaseId, result.commit);
+      return { commit: result.commit, status: result.status };
     },
   };
 }
