@@ -1,9 +1,14 @@
 import { createHmac } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
+import { appKustomizationRef } from '../src/flux/kustomization';
+import { type EnvironmentsFile, fluxKustomizationOf } from '../src/gates/environments';
 import type { Logger } from '../src/log';
 import type { ReconcileConfig } from '../src/reconcile/config';
 import { combineKustomizations, evaluateKustomization, type PollVerdict, sourceProblem } from '../src/reconcile/kustomization-status';
 import type { ClusterVerdict } from '../src/reconcile/verdicts';
+import type { Db } from '../src/store/db';
+import { getRelease } from '../src/store/releases';
 import { type FluxApi, fluxApi, kubeErrorCode } from './kube';
 import type { GitAncestry } from './release-activities';
 
@@ -13,6 +18,9 @@ export interface ReconcileActivityDeps {
   log: Logger;
   /** Tests and alternative clients may replace the Kubernetes access. */
   fluxApiFor?: (kubeconfig: string, context?: string) => FluxApi;
+  /** With both, releases into environments with per-app Flux Kustomizations poll the app's own one. */
+  db?: Db;
+  environments?: EnvironmentsFile;
 }
 
 const DEFAULT_KUSTOMIZATIONS = [{ namespace: 'flux-system', name: 'flux-system' }];
@@ -36,17 +44,39 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
     return api;
   }
 
+  const perAppLayout = Object.values(deps.environments?.environments ?? {}).some((e) => e.fluxKustomization?.enabled);
+
+  /**
+   * The app's own Kustomization when the release polling is in an environment with per-app Kustomizations. The
+   * workflow passes only cluster and commit (recorded histories fix that input); the release is the workflow this
+   * activity runs for, since a release's id is its workflow id.
+   */
+  async function ownKustomization(): Promise<{ namespace: string; name: string } | undefined> {
+    if (!perAppLayout || !deps.db) return undefined;
+    let releaseId: string | undefined;
+    try {
+      releaseId = Context.current().info.workflowExecution?.workflowId;
+    } catch {
+      return undefined; // called outside an activity
+    }
+    if (!releaseId) return undefined;
+    const row = await getRelease(deps.db, releaseId);
+    return row ? appKustomizationRef(fluxKustomizationOf(deps.environments, row.env), row.env, row.app) : undefined;
+  }
+
   return {
     /**
-     * One read of the cluster's Kustomizations. Returns a terminal verdict for the commit, or throws a BENIGN
-     * retryable failure while Flux has not decided yet; the workflow bounds the retries with its Flux timeout.
+     * One read of the cluster's Kustomizations (the app's own one in environments with per-app Kustomizations).
+     * Returns a terminal verdict for the commit, or throws a BENIGN retryable failure while Flux has not decided yet;
+     * the workflow bounds the retries with its Flux timeout.
      */
     async pollCluster(input: { cluster: string; commit: string }): Promise<ClusterVerdict> {
       const api = apiFor(input.cluster);
       const cfg = reconcile.file.clusters[input.cluster];
       const covers = async (sha: string) => sha === input.commit || (await git.isAncestor(input.commit, sha));
       const verdicts: PollVerdict[] = [];
-      for (const k of cfg.kustomizations ?? DEFAULT_KUSTOMIZATIONS) {
+      const own = await ownKustomization();
+      for (const k of own ? [own] : cfg.kustomizations ?? DEFAULT_KUSTOMIZATIONS) {
         try {
           verdicts.push(await evaluateKustomization(await api.get('Kustomization', k.namespace, k.name), covers));
         } catch (err) {

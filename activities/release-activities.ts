@@ -2,6 +2,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { CheckFreezeInput, FluxVerdict, FluxEventInput, FreezeState } from '../workflows/definitions';
 import { freezeStateAt } from '../src/gates/freeze';
 import { EnvironmentFileSchema } from '../src/artifact/schema';
+import { appKustomizationRef } from '../src/flux/kustomization';
+import { type EnvironmentsFile, fluxKustomizationOf } from '../src/gates/environments';
 import type { Logger } from '../src/log';
 import { releaseAppName } from '../src/policy/deploy';
 import type { ChartStore } from '../src/render/charts';
@@ -12,7 +14,7 @@ import type { ReleaseState } from '../src/release/types';
 import { getArtifact } from '../src/store/artifacts';
 import type { Db } from '../src/store/db';
 import { getFluxEvent, recentFluxOutcomes } from '../src/store/flux-events';
-import { recordReleaseState, waitingReleases } from '../src/store/releases';
+import { getRelease, recordReleaseState, waitingReleases } from '../src/store/releases';
 import { saveRender } from '../src/store/renders';
 
 /** Ancestry questions about the GitOps branch ("is C in the history of X?"), answered from a local clone. */
@@ -30,6 +32,8 @@ export interface ReleaseActivityDeps {
   render?: { helm?: string; kustomize?: string; charts?: ChartStore };
   /** false refuses manifests with cluster-scoped kinds such as Namespace or ClusterRole (FERRY_ALLOW_CLUSTER_SCOPED). */
   allowClusterScoped?: boolean;
+  /** FERRY_CONFIG: environments with per-app Flux Kustomizations take verdicts from the app's own one only. */
+  environments?: EnvironmentsFile;
 }
 
 const TERMINAL_OUTCOMES = new Set(['succeeded', 'failed', 'unhealthy']);
@@ -48,6 +52,16 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
    */
   async function covers(releaseCommit: string, eventCommit: string, env?: string): Promise<boolean> {
     return releaseCommit === eventCommit || (await git.isAncestor(releaseCommit, eventCommit, env));
+  }
+
+  /**
+   * In an environment with per-app Kustomizations, the app's own Kustomization is the one whose events say whether
+   * the release runs: the root one only applied the Kustomization objects, and another app's one applied another
+   * directory at a commit that merely contains this release.
+   */
+  function ownKustomization(env: string, app: string): { kind: string; namespace: string; name: string } | undefined {
+    const ref = appKustomizationRef(fluxKustomizationOf(deps.environments, env), env, app);
+    return ref && { kind: 'Kustomization', ...ref };
   }
 
   /** Per cluster, the first stored terminal verdict that covers `commit`, oldest first. */
@@ -98,7 +112,12 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
 
     /** Events stored before the release started waiting: one terminal verdict per cluster at most. */
     async checkFluxHistory(input: { releaseId: string; commit: string; since: string; env?: string }): Promise<FluxVerdict[]> {
-      return verdictsFor(input.commit, input.env, await recentFluxOutcomes(db, input.since));
+      let from: ReturnType<typeof ownKustomization>;
+      if (input.env !== undefined && fluxKustomizationOf(deps.environments, input.env)) {
+        const row = await getRelease(db, input.releaseId);
+        if (row) from = ownKustomization(row.env, row.app);
+      }
+      return verdictsFor(input.commit, input.env, await recentFluxOutcomes(db, input.since, undefined, from));
     },
 
     /** Releases an event concerns: those whose commit is the event's, or (for a final verdict) an ancestor of it. */
@@ -110,6 +129,8 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
       const waiting = await waitingReleases(db);
       const targets: Array<{ releaseId: string; verdict: FluxVerdict }> = [];
       for (const r of waiting) {
+        const own = ownKustomization(r.env, r.app);
+        if (own && (event.kind !== own.kind || event.namespace !== own.namespace || event.name !== own.name)) continue;
         // Progress notes are about the exact revision; final verdicts travel down the history.
         const settles = r.gitopsCommit === event.commitSha || (terminal && (await git.isAncestor(r.gitopsCommit, event.commitSha, r.env)));
         if (settles) targets.push({ releaseId: r.id, verdict });

@@ -1,7 +1,8 @@
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { environmentFilesFor } from '../src/artifact/schema';
 import { artifactBranch, releaseAppName } from '../src/policy/deploy';
-import { autoPromotionsFrom, type EnvironmentsFile, resolveGates } from '../src/gates/environments';
+import { fluxLayoutRefusal } from '../src/flux/kustomization';
+import { autoPromotionsFrom, type EnvironmentsFile, fluxKustomizationOf, resolveGates } from '../src/gates/environments';
 import { reconcileSettingsFor, type ReconcileConfig } from '../src/reconcile/config';
 import { effectiveRestriction, type Policy, restrictionRefusal } from '../src/policy/policies';
 import { releaseWorkflowId, type ReleaseState, type ReleaseTrigger } from '../src/release/types';
@@ -102,6 +103,11 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
   }
 
   const app = releaseAppName(envFile, artifact.version);
+  // Refused here rather than at the commit, so the caller hears it before anything is rendered or queued.
+  const layoutRefusal = fluxKustomizationOf(deps.environments, req.env) ? fluxLayoutRefusal(req.env, app) : null;
+  if (layoutRefusal) {
+    throw new ReleaseRefusedError('restricted', layoutRefusal, { reason: 'flux-kustomization', issues: [{ path: 'app', message: layoutRefusal }] });
+  }
   const workflowId = releaseWorkflowId(app, req.env, artifact.id, req.suffix);
   const links = { ...(req.rollbackOf ? { rollbackOf: req.rollbackOf } : {}), ...(req.promotedFrom ? { promotedFrom: req.promotedFrom } : {}) };
   const input: ReleaseInput = {

@@ -4,12 +4,16 @@ import type { Db } from '../src/store/db';
 import { recordGitopsCommit } from '../src/store/releases';
 import { loadRender } from '../src/store/renders';
 import { appDir } from '../src/gitops/repos';
+import { FLUX_DIR, fluxKustomizationPath, fluxLayoutRefusal, renderFluxKustomization } from '../src/flux/kustomization';
+import { type EnvironmentsFile, fluxKustomizationOf } from '../src/gates/environments';
 import { type AppChange, type CommitResult, ConflictError, type GitopsWriter } from '../src/gitops/writer';
 
 export interface WriterActivityDeps {
   db: Db;
   /** the writer of the release's environment's repository (see src/gitops/repos.ts) */
   writers: { forEnv(env: string): Promise<GitopsWriter> };
+  /** FERRY_CONFIG: which environments also get a Flux Kustomization per app (`fluxKustomization`). */
+  environments?: EnvironmentsFile;
 }
 
 export interface CommitReleaseInput {
@@ -60,16 +64,31 @@ export function createWriterActivities(deps: WriterActivityDeps) {
     }
   }
 
+  /**
+   * `<env>/flux/<app>.yaml` when the environment uses per-app Flux Kustomizations. Computed here, from the config of
+   * the process that writes, so a rollback or re-release writes it as the environment is configured now.
+   */
+  function fluxFiles(env: string, app: string): Record<string, string> {
+    const cfg = fluxKustomizationOf(deps.environments, env);
+    if (!cfg) return {};
+    const refusal = fluxLayoutRefusal(env, app);
+    if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'InvalidRelease');
+    return { [fluxKustomizationPath(env, app)]: renderFluxKustomization(env, app, cfg) };
+  }
+
   return {
     /**
-     * Removes `<env>/<app>/` in one commit (Flux then prunes what it applied). An already absent directory is
-     * `unchanged` and commits nothing.
+     * Removes `<env>/<app>/` and `<env>/flux/<app>.yaml` in one commit (Flux then prunes what it applied). The
+     * Kustomization file goes whether or not the layout is switched on now: it is only ever Ferry's, and one left
+     * behind would point at a directory that no longer exists. Nothing to remove is `unchanged` and commits nothing.
      */
     async removeAppDirectory(input: RemoveAppDirectoryInput): Promise<Pick<CommitResult, 'commit' | 'status'>> {
       const result = await submit(input.env, {
         releaseId: input.changeId,
         dir: appDir(input.env, input.app),
         files: {},
+        // An app named like the layout's directory is that directory: removing it says it all.
+        ...(input.app === FLUX_DIR ? {} : { extraFiles: { [fluxKustomizationPath(input.env, input.app)]: null } }),
         title: `[${input.env}/${input.app}] remove ${input.app}`,
         body: input.reason,
         trailers: { 'Ferry-App': input.app, 'Ferry-Env': input.env, 'Ferry-Released-By': input.requestedBy, 'Ferry-Trigger': 'cleanup' },
@@ -85,10 +104,12 @@ export function createWriterActivities(deps: WriterActivityDeps) {
     async commitRelease(input: CommitReleaseInput): Promise<Pick<CommitResult, 'commit' | 'status'>> {
       const render = await loadRender(deps.db, input.releaseId);
       if (!render) throw ApplicationFailure.nonRetryable(`no rendered manifests stored for release ${input.releaseId}`, 'RenderMissing');
+      const extraFiles = fluxFiles(input.env, input.app);
       const result = await submit(input.env, {
         releaseId: input.releaseId,
         dir: appDir(input.env, input.app),
         files: render.files,
+        ...(Object.keys(extraFiles).length ? { extraFiles } : {}),
         title: `[${input.env}/${input.app}] release ${input.artifactId}`,
         body: `${input.trigger} release of ${input.app} to ${input.env} (source ${input.sha.slice(0, 12)}, manifests ${render.digest.slice(0, 12)})`,
         trailers: {

@@ -18,7 +18,7 @@ export interface ApiContext {
   awaitFlux: boolean;
   fluxTimeout: string;
   fluxWebhookSecret?: string;
-  /** Clusters, their webhook secrets and per-env reconcile settings (issue 6). */
+  /** Clusters, their webhook secrets and per-env reconcile settings from FERRY_CONFIG, secrets resolved. */
   reconcile?: ReconcileConfig;
   maxBody: string;
   /** Server-wide branch restrictions (FERRY_BRANCH_RESTRICTIONS); they cannot be changed through the API. */
@@ -30,6 +30,6 @@ export interface ApiContext {
   /** The GitOps remote, probed by /readyz. */
   gitopsRepo?: string;
   temporalMetricsAddress?: string;
-  /** Server-side environment config (FERRY_CONFIG): gates, ordering, promotion, rollback. */
+  /** The FERRY_CONFIG file as parsed. Its reconcile keys may hold inline secrets: show gateConfigOf, never the file. */
   environments: EnvironmentsFile;
 }

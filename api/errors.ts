@@ -56,7 +56,8 @@ function isUnavailable(err: unknown): boolean {
   const e = err as { code?: string | number; message?: string; name?: string };
   const code = String(e?.code ?? '');
   return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '08006', '08001', '08003'].includes(code) ||
+    // 53300: PostgreSQL has no connection slot left, which passes like the other cases here.
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '53300', '57P01', '57P03', '08006', '08001', '08003'].includes(code) ||
     /Connection terminated|timeout exceeded when trying to connect|UNAVAILABLE|ServiceError/i.test(`${e?.name} ${e?.message}`)
   );
 }

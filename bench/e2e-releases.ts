@@ -4,10 +4,20 @@
  * so a release ends at `committed`). Reports sustained releases/s and p50/p99 from the API call to the pushed
  * commit (the `committed` timeline entry, written right after the push returned).
  *
- *   node --import tsx bench/e2e-releases.ts [--rates 5,10,20,40] [--seconds 8] [--no-docs]
+ * Ferry runs as it is deployed: one `server/main.ts` process with every role, against a Temporal dev server
+ * with a database file and PostgreSQL (embedded, or a scratch database on DATABASE_URL's server). This process is
+ * only the load generator; it reads outcomes from PostgreSQL, so waiting for results puts no load on the API
+ * being measured.
+ *
+ *   node --import tsx bench/e2e-releases.ts [--rates 1,2,5,10,20] [--seconds 10] [--no-docs]
+ *     [--temporal-in-memory]  dev server without a database file
+ *     [--dump-history]        print one release's Temporal event timings per rate (where a release waits)
+ *   BENCH_CPU_PROF=<dir>      V8 CPU profiles of Ferry's threads
  */
-import { makeArtifact, startStack, stopSharedTemporal } from '../test/support/stack';
-import { pct } from './support/repo';
+import { Client as PgClient } from 'pg';
+import { Cluster } from '../test/support/processes';
+import { makeArtifact } from '../test/support/stack';
+import { cpuByComponent, pct } from './support/repo';
 import { machineDescription, writeDocSection } from './support/report';
 
 function arg(name: string, def: string): string {
@@ -15,97 +25,194 @@ function arg(name: string, def: string): string {
   return i >= 0 ? process.argv[i + 1]! : def;
 }
 
-const RATES = arg('rates', '5,10,20,40').split(',').map(Number);
-const SECONDS = Number(arg('seconds', '8'));
+const RATES = arg('rates', '1,2,5,10,20').split(',').map(Number);
+const SECONDS = Number(arg('seconds', '10'));
+const ENV = 'production';
 
 interface Row {
   rate: number;
   offered: number;
   committed: number;
+  failed: number;
   sustained: number;
   p50: number;
   p99: number;
   apiP99: number;
+  /** CPU ms per committed release, by process */
+  cpuMs: Record<string, number>;
+  /** mean ms spent from the API call to each step's timeline entry, then between steps */
+  stepsMs: Record<string, number>;
+}
+
+interface Outcome {
+  status: string;
+  committedAt: number | null;
+  /** timeline statuses and their times, in order */
+  steps: Array<[string, number]>;
+}
+
+/** Final outcomes of `ids`, read from the release mirror in PostgreSQL every 250 ms. */
+async function waitForOutcomes(pg: PgClient, ids: string[], timeoutMs: number): Promise<Map<string, Outcome>> {
+  const done = new Map<string, Outcome>();
+  const deadline = Date.now() + timeoutMs;
+  while (done.size < ids.length && Date.now() < deadline) {
+    const open = ids.filter((id) => !done.has(id));
+    const { rows } = await pg.query<{ id: string; status: string; timeline: Array<{ status: string; at: string }> }>(
+      `SELECT id, status, timeline FROM releases WHERE id = ANY($1) AND status IN ('committed', 'succeeded', 'failed', 'timed-out')`,
+      [open],
+    );
+    for (const r of rows) {
+      const entry = r.timeline.find((t) => t.status === 'committed');
+      const steps = r.timeline.filter((t, i, all) => i === 0 || all[i - 1]!.status !== t.status).map((t): [string, number] => [t.status, Date.parse(t.at)]);
+      done.set(r.id, { status: r.status, committedAt: entry ? Date.parse(entry.at) : null, steps });
+    }
+    if (done.size < ids.length) await new Promise((r) => setTimeout(r, 250));
+  }
+  if (done.size < ids.length) throw new Error(`${ids.length - done.size} releases not final after ${timeoutMs} ms`);
+  return done;
+}
+
+/** Debugging aid: one release's Temporal history with each event's offset from the first, in ms. */
+async function dumpHistory(cluster: Cluster, releaseId: string): Promise<void> {
+  const client = await cluster.temporalClient();
+  const history = await client.workflow.getHandle(releaseId).fetchHistory();
+  const t0 = Number(history.events![0]!.eventTime!.seconds) * 1000 + history.events![0]!.eventTime!.nanos! / 1e6;
+  for (const e of history.events ?? []) {
+    const t = Number(e.eventTime!.seconds) * 1000 + e.eventTime!.nanos! / 1e6;
+    const attrs = e.activityTaskScheduledEventAttributes;
+    process.stderr.write(`${String(Math.round(t - t0)).padStart(6)} ${e.eventType} ${attrs?.activityType?.name ?? ''}\n`);
+  }
 }
 
 async function main(): Promise<void> {
-  const stack = await startStack({ env: { FERRY_AWAIT_FLUX: 'false' } });
+  const cluster = await Cluster.start({
+    ownPostgres: !process.env.DATABASE_URL && !process.env.FERRY_TEST_DATABASE_URL,
+    temporalDbFile: !process.argv.includes('--temporal-in-memory'),
+  });
   const rows: Row[] = [];
+  let pg: PgClient | undefined;
   try {
+    // BENCH_CPU_PROF=<dir>: V8 CPU profiles of Ferry's threads, written when it shuts down gracefully at the end
+    const prof = process.env.BENCH_CPU_PROF;
+    await cluster.spawn('ferry', ['api', 'release-worker', 'writer'], {}, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
+    pg = new PgClient({ connectionString: cluster.databaseUrl });
+    await pg.connect();
+    // Ferry's figure includes its git children (reaped, so counted in its cutime/cstime).
+    const patterns = {
+      ferry: /server\/main\.ts/,
+      temporal: new RegExp(`start-dev .*--port ${cluster.temporalPort}\\b`),
+      postgres: cluster.pgPort ? new RegExp(`postgres.*${cluster.dir}`) : /^$/,
+    };
+    const cpu = (): Record<string, number> => {
+      const c = cpuByComponent(patterns);
+      const self = process.cpuUsage();
+      return { ...c, 'load generator': (self.user + self.system) / 1e6 };
+    };
     let step = 0;
     for (const rate of RATES) {
       step++;
       const n = rate * SECONDS;
-      // artifacts first (CI pushes them when the build ends, before anyone releases)
+      // Artifacts first (CI pushes them when the build ends, before anyone releases), 20 at a time.
       const ids: Array<{ id: string; app: string }> = [];
       for (let i = 0; i < n; i += 20) {
         await Promise.all(
           Array.from({ length: Math.min(20, n - i) }, async (_, k) => {
             const app = `s${step}-app${i + k}`;
-            const res = await stack.api('POST', '/api/artifacts', makeArtifact({ apps: [{ app, env: 'production' }] }));
+            const res = await cluster.api('POST', '/api/artifacts', makeArtifact({ apps: [{ app, env: ENV }] }));
             if (res.status !== 201 && res.status !== 200) throw new Error(`artifact push: ${res.status} ${JSON.stringify(res.body)}`);
             ids.push({ id: res.body.id, app });
           }),
         );
       }
+      // Each push starts an artifact workflow (auto-release checks); let those finish so they are not counted
+      // against the release rate.
+      await new Promise((r) => setTimeout(r, 3000));
+
       const calls: Array<{ releaseId: string; at: number; apiMs: number }> = [];
+      const cpuBefore = cpu();
       const t0 = Date.now();
       const inflight: Promise<void>[] = [];
       for (let i = 0; i < n; i++) {
-        const due = t0 + (i * 1000) / rate;
-        const wait = due - Date.now();
+        const wait = t0 + (i * 1000) / rate - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         const a = ids[i]!;
         inflight.push(
           (async () => {
             const at = Date.now();
-            const res = await stack.api('POST', '/api/releases', { artifactId: a.id, env: 'production', app: a.app });
+            const res = await cluster.api('POST', '/api/releases', { artifactId: a.id, env: ENV, app: a.app });
             if (res.status !== 202 && res.status !== 201) throw new Error(`release: ${res.status} ${JSON.stringify(res.body)}`);
             calls.push({ releaseId: res.body.id, at, apiMs: Date.now() - at });
           })(),
         );
       }
       await Promise.all(inflight);
-      const done = await Promise.all(calls.map((c) => stack.waitForRelease(c.releaseId, ['committed', 'failed', 'succeeded'], 300_000)));
+      const outcomes = await waitForOutcomes(pg, calls.map((c) => c.releaseId), 600_000);
+      const cpuAfter = cpu();
       const lat: number[] = [];
       let lastCommit = 0;
-      done.forEach((r, i) => {
-        const entry = (r.timeline as Array<{ status: string; at: string }>).find((t) => t.status === 'committed');
-        if (!entry) return;
-        const at = Date.parse(entry.at);
-        lastCommit = Math.max(lastCommit, at);
-        lat.push(at - calls[i]!.at);
-      });
+      let failed = 0;
+      for (const c of calls) {
+        const o = outcomes.get(c.releaseId)!;
+        if (o.committedAt === null) {
+          failed++;
+          continue;
+        }
+        lastCommit = Math.max(lastCommit, o.committedAt);
+        lat.push(o.committedAt - c.at);
+      }
+      const stepSums = new Map<string, number[]>();
+      for (const c of calls) {
+        let prev: [string, number] = ['api', c.at];
+        for (const step of outcomes.get(c.releaseId)!.steps) {
+          const k = `${prev[0]}→${step[0]}`;
+          stepSums.set(k, [...(stepSums.get(k) ?? []), step[1] - prev[1]]);
+          prev = step;
+        }
+      }
+      const stepsMs = Object.fromEntries([...stepSums].map(([k, v]) => [k, Math.round(v.reduce((a, b) => a + b, 0) / v.length)]));
       const row: Row = {
         rate,
         offered: n,
         committed: lat.length,
+        failed,
         sustained: (lat.length / (lastCommit - t0)) * 1000,
         p50: pct(lat, 50),
         p99: pct(lat, 99),
         apiP99: pct(calls.map((c) => c.apiMs), 99),
+        stepsMs,
+        cpuMs: Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, Math.round(((cpuAfter[k]! - cpuBefore[k]!) * 1000) / Math.max(1, lat.length))])),
       };
       rows.push(row);
+      if (process.argv.includes('--dump-history')) await dumpHistory(cluster, calls[Math.floor(calls.length / 2)]!.releaseId);
       process.stderr.write(`${JSON.stringify(row)}\n`);
     }
     // every release exactly once in the GitOps repo
-    const log = stack.git('log', '--format=%(trailers:key=Ferry-Release-Id,valueonly)', 'main').split('\n').map((s) => s.trim()).filter(Boolean);
-    const dup = log.length - new Set(log).size;
+    const counts = cluster.commitsByRelease();
+    const dup = [...counts.values()].filter((c) => c > 1).length;
     const total = rows.reduce((s, r) => s + r.committed, 0);
     const md = [
-      `Run ${new Date().toISOString().slice(0, 16)}Z, ${machineDescription()}. One Ferry process (API, release worker, writer worker), Temporal dev server, embedded PostgreSQL, local bare GitOps repo; ${SECONDS} s per rate; FERRY_AWAIT_FLUX=false.`,
+      `Run ${new Date().toISOString().slice(0, 16)}Z, ${machineDescription()}. One Ferry process (API, release worker, writer worker), Temporal dev server with a database file, ${process.env.DATABASE_URL ? 'PostgreSQL on DATABASE_URL' : 'embedded PostgreSQL'}, local bare GitOps repo; ${SECONDS} s per rate; FERRY_AWAIT_FLUX=false.`,
       '',
-      '| offered releases/s | releases | committed | sustained releases/s | p50 API→pushed ms | p99 API→pushed ms | p99 POST /api/releases ms |',
-      '|---:|---:|---:|---:|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.rate} | ${r.offered} | ${r.committed} | ${r.sustained.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.apiP99.toFixed(0)} |`),
+      '| offered releases/s | releases | committed | failed | sustained releases/s | p50 API→pushed ms | p99 API→pushed ms | p99 POST /api/releases ms |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...rows.map((r) => `| ${r.rate} | ${r.offered} | ${r.committed} | ${r.failed} | ${r.sustained.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.apiP99.toFixed(0)} |`),
       '',
-      `Commits carrying a release id: ${log.length} for ${total} releases, duplicates: ${dup}.`,
+      'Mean time per step (from the API call to the first timeline entry, then between entries), ms:',
+      '',
+      ...rows.map((r) => `- ${r.rate}/s: ${Object.entries(r.stepsMs).map(([k, v]) => `${k} ${v}`).join(', ')}`),
+      '',
+      'CPU time per committed release, by process (ms; 2 cores give 2,000 ms per second):',
+      '',
+      ...rows.map((r) => `- ${r.rate}/s: ${Object.entries(r.cpuMs).map(([k, v]) => `${k} ${v}`).join(', ')}`),
+      '',
+      `Commits carrying a release id: ${[...counts.values()].reduce((s, c) => s + c, 0)} for ${total} committed releases; ids on more than one commit: ${dup}.`,
     ].join('\n');
     process.stdout.write(`${md}\n`);
     if (!process.argv.includes('--no-docs')) writeDocSection('bench:e2e', md);
   } finally {
-    await stack.stop();
-    await stopSharedTemporal();
+    await pg?.end().catch(() => undefined);
+    if (process.env.BENCH_CPU_PROF) await cluster.kill('ferry', 'SIGTERM');
+    await cluster.stop();
   }
 }
 

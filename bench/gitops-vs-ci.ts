@@ -13,9 +13,9 @@
  *
  *   node --import tsx bench/gitops-vs-ci.ts [--quick] [--no-docs]
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { AppChange } from '../src/gitops/writer';
@@ -62,6 +62,14 @@ until git push --quiet origin HEAD:refs/heads/main 2>/dev/null; do
 done
 echo "$(date +%s%N) $attempts" > "$OUT"
 `;
+
+/**
+ * A hundred shallow clones of the 10,000-app repository are ~3 GB of small files; fs.rm takes minutes and
+ * gigabytes of heap for that, rm -rf seconds.
+ */
+function removeTree(dir: string): void {
+  spawnSync('rm', ['-rf', dir], { stdio: 'ignore' });
+}
 
 function changesFor(prefix: string, n: number, apps: number, round: number): AppChange[] {
   return Array.from({ length: n }, (_, i) => {
@@ -179,7 +187,7 @@ async function main(): Promise<void> {
           const prefix = `b${spec.apps}-${n}-${who === 'Ferry' ? 'f' : 'c'}`;
           const changes = changesFor(prefix, n, spec.apps, round);
           const work = path.join(root, `run-${round}-${spec.apps}`);
-          await rm(work, { recursive: true, force: true });
+          removeTree(work);
           await mkdir(work, { recursive: true });
           let r: Omit<Result, 'repo' | 'n' | 'who'>;
           if (who === 'CI today') r = await runCi(work, remote, changes);
@@ -193,12 +201,12 @@ async function main(): Promise<void> {
           const row: Result = { repo: label, n, who, ...r };
           results.push(row);
           process.stderr.write(`${JSON.stringify(row)}\n`);
-          await rm(work, { recursive: true, force: true, maxRetries: 5 });
+          removeTree(work);
         }
       }
     }
   } finally {
-    await rm(root, { recursive: true, force: true });
+    removeTree(root);
   }
   const totalS = ((Date.now() - t0) / 1000).toFixed(0);
   const md = report(results, inits, totalS);
@@ -214,7 +222,7 @@ function report(rows: Result[], inits: string[], totalS: string): string {
     '| repo | N | who | releases/s | p50 ms | p99 ms | commits | pushes (attempts) | peak RSS MB | each release once |',
     '|---|---:|---|---:|---:|---:|---:|---:|---:|---|',
     ...rows.map((r) =>
-      `| ${r.repo} | ${r.n} | ${r.who} | ${f(r.perSec, 1)} | ${f(r.p50)} | ${f(r.p99)} | ${r.commits} | ${r.pushes} (${r.pushAttempts}) | ${f(r.peakRssMb)} | ${r.exactlyOnce ? 'yes' : 'NO'}${r.note ? ` — ${r.note}` : ''} |`,
+      `| ${r.repo} | ${r.n} | ${r.who} | ${r.commits === 0 && r.note ? `< ${f(1000 / CI_TIMEOUT_MS, 3)}` : f(r.perSec, r.perSec < 1 ? 3 : 1)} | ${f(r.p50)} | ${f(r.p99)} | ${r.commits} | ${r.pushes} (${r.pushAttempts}) | ${f(r.peakRssMb)} | ${r.exactlyOnce ? 'yes' : 'NO'}${r.note ? ` — ${r.note}` : ''} |`,
     ),
     '',
     'Throughput ratio Ferry / CI:',
@@ -223,7 +231,9 @@ function report(rows: Result[], inits: string[], totalS: string): string {
       const [repo, n] = k.split('|');
       const ci = rows.find((r) => r.repo === repo && String(r.n) === n && r.who === 'CI today')!;
       const fe = rows.find((r) => r.repo === repo && String(r.n) === n && r.who === 'Ferry')!;
-      return `- ${repo}, N=${n}: ${(fe.perSec / ci.perSec).toFixed(1)}×`;
+      // CI landing nothing before the timeout only bounds its rate: under one release per timeout
+      if (ci.commits === 0) return `- ${repo}, N=${n}: > ${(fe.perSec / (1000 / CI_TIMEOUT_MS)).toFixed(0)}× (CI landed none in ${CI_TIMEOUT_MS / 1000} s, so its rate is below 1 per ${CI_TIMEOUT_MS / 1000} s)`;
+      return `- ${repo}, N=${n}: ${(fe.perSec / ci.perSec).toFixed(1)}×${ci.note ? ' (CI stopped at the timeout; its rate is what landed by then)' : ''}`;
     }),
     '',
     ...inits.map((s) => `- ${s}`),

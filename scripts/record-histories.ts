@@ -35,10 +35,8 @@ async function main(): Promise<void> {
   process.env.FERRY_TEST_DATABASE_URL = pg.url;
   // production promotes automatically from staging, so a successful staging release records an auto-promotion;
   // only prod rolls back automatically, so the staging scenarios record what they always did.
-  const reconcileConfig = path.join(dataDir, 'reconcile.yaml');
-  await fs.writeFile(reconcileConfig, 'environments:\n  prod: {autoRollback: true}\n');
   const stack = await startStack({
-    env: await configEnv({ staging: {}, production: { promotion: { from: 'staging', auto: true } } }, { FERRY_FLUX_TIMEOUT: '3s', FERRY_RECONCILE_CONFIG: reconcileConfig }),
+    env: await configEnv({ staging: {}, production: { promotion: { from: 'staging', auto: true } }, prod: { autoRollback: true } }, { FERRY_FLUX_TIMEOUT: '3s' }),
   });
   try {
     const ok = await release(stack, 'recorded');

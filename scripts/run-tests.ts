@@ -21,7 +21,9 @@ async function main(): Promise<number> {
     ? (await Promise.all(only.map(async (f) => ((await fs.stat(f)).isDirectory() ? testFiles(path.resolve(f)) : [path.resolve(f)])))).flat()
     : await testFiles(path.join(root, 'test'));
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-test-pg-'));
-  const pg = await startPostgres({ databaseUrl: process.env.DATABASE_URL, dataDir });
+  // Every test file gets a database on this one server, and a file can run several Ferry processes with a pool of
+  // 10 each; two files run at a time. PostgreSQL's default of 100 connections leaves too little headroom.
+  const pg = await startPostgres({ databaseUrl: process.env.DATABASE_URL, dataDir, maxConnections: 400 });
   try {
     const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
       cwd: root,

@@ -15,7 +15,6 @@ import { durationMs, type FerryConfig } from '../src/config';
 import { GitopsWriters } from '../src/gitops/repos';
 import { createLogger, type Logger } from '../src/log';
 import { createMetrics, type FerryMetrics } from '../src/metrics';
-import { loadReconcileConfig } from '../src/reconcile/config';
 import { ChartStore } from '../src/render/charts';
 import { createPool, type Db, migrate } from '../src/store/db';
 import { getRelease } from '../src/store/releases';
@@ -77,8 +76,7 @@ export async function startFerry(
     for (const stop of stops.reverse()) await stop().catch((err) => log.warn('shutdown step failed', { error: String(err) }));
   };
   try {
-    // Read first: a missing secret variable or a bad file stops start-up before anything runs.
-    const reconcile = loadReconcileConfig(config.reconcileConfigPath);
+    const reconcile = config.reconcile;
     const db = createPool(services.databaseUrl);
     stops.push(() => db.end());
     await migrate(db);
@@ -131,7 +129,7 @@ export async function startFerry(
         writers.onWriter((w) => metrics.watchWriter(w.stats));
         await writers.initDefault();
         stops.push(() => writers.close());
-        workers.push(await createWriterWorker({ connection: native, namespace: services.namespace, taskQueue: config.writerTaskQueue, deps: { db, writers }, metrics, shutdownGraceTime: grace }));
+        workers.push(await createWriterWorker({ connection: native, namespace: services.namespace, taskQueue: config.writerTaskQueue, deps: { db, writers, environments: config.environments }, metrics, shutdownGraceTime: grace }));
       }
       if (roles.releaseWorker) {
         // Missing tools only matter to environment files that use charts or patches; those releases fail saying so.
@@ -147,7 +145,7 @@ export async function startFerry(
         stops.push(() => reader.close());
         workers.push(await createReleaseWorker({
           connection: native, namespace: services.namespace, taskQueue: config.taskQueue,
-          deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, reconcile, render: { helm, kustomize, charts }, allowClusterScoped: config.allowClusterScoped },
+          deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, reconcile, render: { helm, kustomize, charts }, allowClusterScoped: config.allowClusterScoped, environments: config.environments },
           policyDeps: { starter, mainBranch: config.mainBranch, log },
           lanes: { temporal, taskQueue: config.taskQueue, eventsPerRun: config.laneEventsPerRun, holderCheck: config.laneHolderCheck },
           promote: promoter,
@@ -201,7 +199,9 @@ function optionalTool(resolve: () => string, log: Logger): string | undefined {
 
 export function listen(app: Express, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const s = app.listen(port, host, () => resolve(s));
+    // Express 5 calls this callback with the error when binding fails (a port in use): resolving then would hand
+    // back a server that is not listening.
+    const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
     // Longer than common load-balancer and client idle timeouts (60 s): a server closing a kept-alive socket just as
     // a client reuses it makes that request fail ("socket hang up"). Shutdown closes idle sockets itself.
     s.keepAliveTimeout = 65_000;

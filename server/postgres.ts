@@ -26,6 +26,8 @@ export interface StartPostgresOptions {
   /** The embedded cluster lives in <dataDir>/postgres. */
   dataDir: string;
   port?: number;
+  /** PostgreSQL's max_connections (its default is 100). */
+  maxConnections?: number;
   log?: (m: string) => void;
 }
 
@@ -96,7 +98,10 @@ async function startEmbedded(opts: StartPostgresOptions): Promise<PostgresHandle
     // so ordering is the same on every machine.
     initdbFlags: ['--encoding=UTF8', '--lc-collate=C', '--lc-ctype=C'],
     // No Unix socket: avoids /tmp lock-file clashes between clusters; we only use TCP.
-    postgresFlags: ['-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories='],
+    postgresFlags: [
+      '-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories=',
+      ...(opts.maxConnections ? ['-c', `max_connections=${opts.maxConnections}`] : []),
+    ],
     onLog: output.onLog,
     onError: output.onError,
   });

@@ -57,26 +57,23 @@ export function resolveTemporalExecutable(env: NodeJS.ProcessEnv = process.env):
   return found ? { type: 'existing-path', path: found } : { type: 'cached-download' };
 }
 
-/** $HELM_BIN, else `helm` on PATH, else <repo>/.tools/bin/helm. There is no download fallback. */
-export function resolveHelmBinary(env: NodeJS.ProcessEnv = process.env): string {
-  const found = findTool('helm', 'HELM_BIN', env);
+/** A tool Ferry cannot do without once it is needed: there is no download fallback, so say how to get it. */
+function requireTool(name: string, envVar: string, env: NodeJS.ProcessEnv): string {
+  const found = findTool(name, envVar, env);
   if (!found) {
-    throw new Error(
-      `helm not found: set HELM_BIN, put helm on PATH, or run \`npm run tools\` to build it into ${TOOLS_BIN_DIR}`,
-    );
+    throw new Error(`${name} not found: set ${envVar}, put ${name} on PATH, or run \`npm run tools\` to build it into ${TOOLS_BIN_DIR}`);
   }
   return found;
 }
 
-/** $KUSTOMIZE_BIN, else `kustomize` on PATH, else <repo>/.tools/bin/kustomize. There is no download fallback. */
+/** $HELM_BIN, else `helm` on PATH, else <repo>/.tools/bin/helm. */
+export function resolveHelmBinary(env: NodeJS.ProcessEnv = process.env): string {
+  return requireTool('helm', 'HELM_BIN', env);
+}
+
+/** $KUSTOMIZE_BIN, else `kustomize` on PATH, else <repo>/.tools/bin/kustomize. */
 export function resolveKustomizeBinary(env: NodeJS.ProcessEnv = process.env): string {
-  const found = findTool('kustomize', 'KUSTOMIZE_BIN', env);
-  if (!found) {
-    throw new Error(
-      `kustomize not found: set KUSTOMIZE_BIN, put kustomize on PATH, or run \`npm run tools\` to build it into ${TOOLS_BIN_DIR}`,
-    );
-  }
-  return found;
+  return requireTool('kustomize', 'KUSTOMIZE_BIN', env);
 }
 
 /**

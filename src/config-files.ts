@@ -8,11 +8,14 @@ import YAML from 'yaml';
 import { z, type ZodType } from 'zod';
 import { type EnvironmentsFile, EnvironmentsFileSchema, PrincipalNameSchema } from './gates/environments';
 import { type Role, RoleSchema } from './auth/roles';
+import { type ReconcileConfig, ReconcileConfigError, resolveReconcileConfig } from './reconcile/config';
 
 export class ConfigFileError extends Error {}
 
+const fileLabel = (variable: string, file: string) => `${variable} (${path.resolve(file)})`;
+
 export function readConfigFile<S extends ZodType>(variable: string, file: string, schema: S): z.infer<S> {
-  const where = `${variable} (${path.resolve(file)})`;
+  const where = fileLabel(variable, file);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -34,10 +37,20 @@ export function readConfigFile<S extends ZodType>(variable: string, file: string
   return parsed.data;
 }
 
-export const NO_ENVIRONMENTS: EnvironmentsFile = { environments: {} };
+export const NO_ENVIRONMENTS: EnvironmentsFile = EnvironmentsFileSchema.parse({});
 
-export function loadEnvironmentsFile(file: string | undefined): EnvironmentsFile {
-  return file ? readConfigFile('FERRY_CONFIG', file, EnvironmentsFileSchema) : NO_ENVIRONMENTS;
+/**
+ * FERRY_CONFIG: gates, promotion and rollback rules (`environments`) and, with their secrets resolved from `env`,
+ * clusters, reconciliation and notifications (`reconcile`); both views share one parsed file.
+ */
+export function loadFerryConfigFile(file: string | undefined, env: NodeJS.ProcessEnv): { environments: EnvironmentsFile; reconcile: ReconcileConfig } {
+  const environments = file ? readConfigFile('FERRY_CONFIG', file, EnvironmentsFileSchema) : NO_ENVIRONMENTS;
+  try {
+    return { environments, reconcile: resolveReconcileConfig(environments, env, file ? path.dirname(path.resolve(file)) : process.cwd()) };
+  } catch (err) {
+    if (err instanceof ReconcileConfigError && file) throw new ConfigFileError(`${fileLabel('FERRY_CONFIG', file)}: ${err.message}`);
+    throw err;
+  }
 }
 
 /**

@@ -1,11 +1,12 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseServerRestrictions, type Policy } from './policy/policies';
-import { ConfigFileError, loadEnvironmentsFile, loadTokensFile, type NamedToken } from './config-files';
+import { ConfigFileError, loadFerryConfigFile, loadTokensFile, type NamedToken } from './config-files';
 import type { EnvironmentsFile } from './gates/environments';
+import type { ReconcileConfig } from './reconcile/config';
+import { DurationSchema, durationMs } from './duration';
 
-/** Durations as Temporal and humans write them: 90s, 15m, 2h, 1d. */
-export const DurationSchema = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m or 2h');
+export { DurationSchema, durationMs };
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -26,7 +27,6 @@ const EnvSchema = z.object({
   FERRY_AWAIT_FLUX: bool.default(true),
   FERRY_FLUX_TIMEOUT: DurationSchema.default('15m'),
   FERRY_NOTIFY_WEBHOOK_URL: z.url().optional(),
-  FERRY_RECONCILE_CONFIG: z.string().optional(),
   FERRY_MAX_BODY: z.string().regex(/^\d+(b|kb|mb)$/i).default('5mb'),
   FERRY_TASK_QUEUE: z.string().default('ferry-releases'),
   FERRY_WRITER_TASK_QUEUE: z.string().default('gitops-writer'),
@@ -74,8 +74,6 @@ export interface FerryConfig {
   awaitFlux: boolean;
   fluxTimeout: string;
   notifyWebhookUrl?: string;
-  /** YAML file of clusters and per-env reconcile/notification settings (src/reconcile/config.ts). */
-  reconcileConfigPath?: string;
   maxBody: string;
   taskQueue: string;
   writerTaskQueue: string;
@@ -102,8 +100,10 @@ export interface FerryConfig {
   temporalMetricsAddress?: string;
   /** People's JWTs are accepted only when issuer, audience and JWKS URL are all set. */
   oidc?: { issuer: string; audience: string; jwksUrl: string; rolesClaim: string; nameClaim: string };
-  /** Per-environment gates, ordering, promotion and rollback rules (FERRY_CONFIG); empty means ungated. */
+  /** The FERRY_CONFIG file: per-environment gates, ordering, promotion and rollback rules; empty means ungated. */
   environments: EnvironmentsFile;
+  /** The same file's clusters, reconciliation and notification settings, with secrets resolved (memory only). */
+  reconcile: ReconcileConfig;
   /** Static API tokens from a file (FERRY_TOKENS_FILE), each with a name and roles. */
   tokens: NamedToken[];
   /** Events an ordering lane handles before it continues as new. */
@@ -123,6 +123,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const e = parsed.data;
+  if (blankless.FERRY_RECONCILE_CONFIG) {
+    // Ignoring it would silently drop cluster secrets, multi-cluster waits and notifications.
+    throw new ConfigError('invalid configuration: FERRY_RECONCILE_CONFIG is no longer read; move its keys into the FERRY_CONFIG file (docs/reconciliation.md)');
+  }
   let branchRestrictions: Policy[];
   try {
     branchRestrictions = parseServerRestrictions(e.FERRY_BRANCH_RESTRICTIONS);
@@ -140,10 +144,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
   if (oidcVars.some(Boolean) && !oidcVars.every(Boolean)) {
     throw new ConfigError('invalid configuration: FERRY_OIDC_ISSUER, FERRY_OIDC_AUDIENCE and FERRY_OIDC_JWKS_URL must be set together');
   }
-  let environments: EnvironmentsFile;
+  let ferryConfig: ReturnType<typeof loadFerryConfigFile>;
   let tokens: NamedToken[];
   try {
-    environments = loadEnvironmentsFile(e.FERRY_CONFIG);
+    ferryConfig = loadFerryConfigFile(e.FERRY_CONFIG, env);
     tokens = loadTokensFile(e.FERRY_TOKENS_FILE);
   } catch (err) {
     if (err instanceof ConfigFileError) throw new ConfigError(`invalid configuration: ${err.message}`);
@@ -164,7 +168,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     awaitFlux: e.FERRY_AWAIT_FLUX,
     fluxTimeout: e.FERRY_FLUX_TIMEOUT,
     notifyWebhookUrl: e.FERRY_NOTIFY_WEBHOOK_URL,
-    reconcileConfigPath: e.FERRY_RECONCILE_CONFIG,
     maxBody: e.FERRY_MAX_BODY,
     taskQueue: e.FERRY_TASK_QUEUE,
     writerTaskQueue: e.FERRY_WRITER_TASK_QUEUE,
@@ -182,7 +185,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     oidc: e.FERRY_OIDC_ISSUER && e.FERRY_OIDC_AUDIENCE && e.FERRY_OIDC_JWKS_URL
       ? { issuer: e.FERRY_OIDC_ISSUER, audience: e.FERRY_OIDC_AUDIENCE, jwksUrl: e.FERRY_OIDC_JWKS_URL, rolesClaim: e.FERRY_OIDC_ROLES_CLAIM, nameClaim: e.FERRY_OIDC_NAME_CLAIM }
       : undefined,
-    environments,
+    environments: ferryConfig.environments,
+    reconcile: ferryConfig.reconcile,
     tokens,
     laneEventsPerRun: e.FERRY_LANE_EVENTS_PER_RUN,
     laneHolderCheck: e.FERRY_LANE_HOLDER_CHECK,
@@ -196,12 +200,4 @@ function parseRoles(list: string): FerryRoleName[] {
     throw new ConfigError(`invalid configuration: FERRY_ROLES: expected a comma-separated list of ${FERRY_ROLE_NAMES.join(', ')}; got "${list}"`);
   }
   return [...new Set(roles)] as FerryRoleName[];
-}
-
-/** A DurationSchema string in milliseconds. */
-export function durationMs(d: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
-  if (!m) throw new Error(`not a duration: ${d}`);
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
 }

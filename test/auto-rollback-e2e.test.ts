@@ -13,12 +13,12 @@ let dir: string;
 
 before(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-auto-rollback-'));
-  await fs.writeFile(path.join(dir, 'reconcile.yaml'), `
+  await fs.writeFile(path.join(dir, 'ferry.yaml'), `
 environments:
   prod: {autoRollback: true}
   staging: {autoRollback: false}
 `);
-  stack = await startStack({ env: { FERRY_FLUX_TIMEOUT: '3m', FERRY_RECONCILE_CONFIG: path.join(dir, 'reconcile.yaml') } });
+  stack = await startStack({ env: { FERRY_FLUX_TIMEOUT: '3m', FERRY_CONFIG: path.join(dir, 'ferry.yaml') } });
 });
 after(async () => {
   await stack?.stop();

@@ -7,6 +7,7 @@ import { parseRemote } from '../cli/git';
 import { deny, mergeGrants, parseGrant, type Principal } from '../src/auth/roles';
 import { generateToken, parseDurationMs, parseToken, secretMatches } from '../src/auth/tokens';
 import { artifactTrack, gimletResult, releaseTrack } from '../src/gimlet/track';
+import type { ReleaseStatus } from '../src/release/types';
 
 const noFile = () => {
   throw new Error('no event file');
@@ -107,7 +108,7 @@ test('tokens: format, digest comparison, durations', () => {
 });
 
 describe("Gimlet's tracking view of Ferry releases", () => {
-  const row = (status: string, extra: Record<string, unknown> = {}) => ({
+  const row = (status: ReleaseStatus, extra: Record<string, unknown> = {}) => ({
     id: `release:a:staging:x`, app: 'a', env: 'staging', status, gitopsCommit: null, fluxStatus: null, error: null, createdAt: '2026-01-01T00:00:00Z', ...extra,
   });
 

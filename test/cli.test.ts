@@ -17,10 +17,8 @@ before(async () => {
     staging: {},
     prod: { promotion: { from: 'staging' } },
     gated: { approvals: { required: 1, approvers: ['bob'], timeout: '10m' } },
-  });
-  const reconcile = path.join(path.dirname(config.FERRY_CONFIG), 'reconcile.yaml');
-  await fs.writeFile(reconcile, 'reconcile: {publicUrl: "https://ferry.example.com"}\nclusters:\n  eu: {webhookSecret: eu-secret}\n');
-  stack = await startStack({ env: { FERRY_FLUX_TIMEOUT: '10m', ...config, FERRY_RECONCILE_CONFIG: reconcile } });
+  }, { FERRY_FLUX_TIMEOUT: '10m' }, { reconcile: { publicUrl: 'https://ferry.example.com' }, clusters: { eu: { webhookSecret: 'eu-secret' } } });
+  stack = await startStack({ env: config });
   const t = await stack.api('POST', '/api/tokens', { name: 'web-ci', role: 'ci', owner: 'ci-bot' });
   assert.equal(t.status, 201, JSON.stringify(t.body));
   ciToken = t.body.token;

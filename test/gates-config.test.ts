@@ -37,7 +37,7 @@ function configError(content: unknown): string {
 describe('environment config', () => {
   test('without FERRY_CONFIG every environment is ungated', () => {
     const c = loadConfig({});
-    assert.deepEqual(c.environments, { environments: {} });
+    assert.deepEqual(c.environments.environments, {});
     assert.deepEqual(resolveGates(c.environments, 'production', { rollback: false }), { freezes: [], hotfixAllowed: [], ordering: 'queue' });
     assert.deepEqual(c.tokens, []);
   });

@@ -268,3 +268,17 @@ test('leaves no child processes behind', () => {
   const leftovers = children.split('\n').filter((l) => l.trim() && !/\bps -o|esbuild --service/.test(l));
   assert.deepEqual(leftovers, []);
 });
+
+describe('API listener', () => {
+  test('a port already in use is an error naming it, not a server that never listens', async () => {
+    const { listen } = await import('../server/ferry');
+    const express = (await import('express')).default;
+    const first = await listen(express(), 0, '127.0.0.1');
+    const port = (first.address() as { port: number }).port;
+    try {
+      await assert.rejects(listen(express(), port, '127.0.0.1'), (err: NodeJS.ErrnoException) => err.code === 'EADDRINUSE');
+    } finally {
+      await new Promise((r) => first.close(r));
+    }
+  });
+});

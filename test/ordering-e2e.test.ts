@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { laneStateQuery } from '../workflows/definitions';
-import { as, configEnv, enc, eventually, getRelease, pushArtifact, replayWorkflows } from './support/gates';
+import { as, configEnv, enc, eventually, fluxResponder, getRelease, pushArtifact, replayWorkflows } from './support/gates';
 import { fluxEvent, startStack, stopSharedTemporal, type Stack } from './support/stack';
 
 let stack: Stack;
@@ -22,23 +22,6 @@ after(async () => {
 });
 
 /** Plays Flux: reports every commit of app/env that a release waits on as applied. */
-function fluxResponder(app: string, env: string) {
-  let running = true;
-  const answered = new Set<string>();
-  const loop = (async () => {
-    while (running) {
-      const r = await stack.api('GET', `/api/releases?app=${app}&env=${env}&status=reconciling`);
-      for (const rel of r.body.items ?? []) {
-        if (answered.has(rel.gitopsCommit)) continue;
-        answered.add(rel.gitopsCommit);
-        await stack.postFlux(fluxEvent('ReconciliationSucceeded', rel.gitopsCommit));
-      }
-      await new Promise((res) => setTimeout(res, 150));
-    }
-  })();
-  return { stop: async () => { running = false; await loop; } };
-}
-
 async function startConcurrently(app: string, env: string, n: number): Promise<string[]> {
   const artifacts = await Promise.all(Array.from({ length: n }, () => pushArtifact(stack, [{ app, env }])));
   const started = await Promise.all(artifacts.map((artifactId) => stack.api('POST', '/api/releases', { artifactId, env })));
@@ -50,7 +33,7 @@ const at = (r: any, status: string) => Date.parse(r.timeline.find((t: { status: 
 
 describe('queue', () => {
   test('10 concurrent releases of one app and env run one after another, in lane order, none overtaking', async () => {
-    const flux = fluxResponder('cart', 'queued');
+    const flux = fluxResponder(stack, { app: 'cart', env: 'queued' });
     let done: any[];
     try {
       const ids = await startConcurrently('cart', 'queued', 10);
@@ -105,7 +88,7 @@ describe('supersede', () => {
       assert.equal(id, survivor.id);
     }
 
-    const flux = fluxResponder('search', 'latest');
+    const flux = fluxResponder(stack, { app: 'search', env: 'latest' });
     try {
       const ok = await stack.api('POST', `/api/releases/${enc(waiting.id)}/approve`, {}, as('bob'));
       assert.equal(ok.status, 200, JSON.stringify(ok.body));

@@ -2,30 +2,13 @@
 // Temporal, PostgreSQL, git and (simulated) Flux events.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { as, configEnv, enc, eventually, getRelease, pushArtifact, replayWorkflows, trailersOf } from './support/gates';
-import { fluxEvent, startStack, stopSharedTemporal, type Stack } from './support/stack';
+import { as, configEnv, enc, eventually, fluxResponder, getRelease, pushArtifact, replayWorkflows, trailersOf } from './support/gates';
+import { startStack, stopSharedTemporal, type Stack } from './support/stack';
 
 let stack: Stack;
 let flux: { stop(): Promise<void> };
 
 /** Plays Flux for every release waiting on it. */
-function fluxResponder() {
-  let running = true;
-  const answered = new Set<string>();
-  const loop = (async () => {
-    while (running) {
-      const r = await stack.api('GET', '/api/releases?status=reconciling&limit=200');
-      for (const rel of r.body.items ?? []) {
-        if (answered.has(rel.gitopsCommit)) continue;
-        answered.add(rel.gitopsCommit);
-        await stack.postFlux(fluxEvent('ReconciliationSucceeded', rel.gitopsCommit));
-      }
-      await new Promise((res) => setTimeout(res, 150));
-    }
-  })();
-  return { stop: async () => { running = false; await loop; } };
-}
-
 before(async () => {
   const env = await configEnv({
     dev: { ordering: 'supersede' },
@@ -34,7 +17,7 @@ before(async () => {
     live: { approvals: { required: 1, approvers: ['bob'], timeout: '10m' }, rollback: { bypassApprovals: true } },
   }, { FERRY_FLUX_TIMEOUT: '2m' });
   stack = await startStack({ env });
-  flux = fluxResponder();
+  flux = fluxResponder(stack);
 });
 after(async () => {
   await flux?.stop();

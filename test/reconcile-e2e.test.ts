@@ -21,9 +21,8 @@ before(async () => {
   hooks = await startRecorder();
   hooks.statusFor.set('/broken', 500);
   await fs.writeFile(path.join(dir, 'kubeconfig'), kube.kubeconfig());
-  process.env.FERRY_TEST_EU_SECRET = EU_SECRET;
-  process.env.FERRY_TEST_SLACK_URL = `${hooks.url}/slack`;
-  await fs.writeFile(path.join(dir, 'reconcile.yaml'), `
+  // Clusters and notifications live in FERRY_CONFIG next to the gates; `kubeconfig` is relative to this file.
+  await fs.writeFile(path.join(dir, 'ferry.yaml'), `
 reconcile: {pollInterval: 1s, publicUrl: "https://ferry.example.com"}
 clusters:
   eu: {webhookSecret: {env: FERRY_TEST_EU_SECRET}}
@@ -48,7 +47,9 @@ environments:
 `);
   kube.objects.set('kustomizations/flux-system/apps', kustomization('flux-system', 'apps', { ready: ['Unknown', 'Progressing'] }));
   kube.objects.set('gitrepositories/flux-system/gitops', { metadata: { name: 'gitops', namespace: 'flux-system' }, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded' }] } });
-  stack = await startStack({ env: { FERRY_FLUX_TIMEOUT: '3m', FERRY_RECONCILE_CONFIG: path.join(dir, 'reconcile.yaml') } });
+  stack = await startStack({
+    env: { FERRY_FLUX_TIMEOUT: '3m', FERRY_CONFIG: path.join(dir, 'ferry.yaml'), FERRY_TEST_EU_SECRET: EU_SECRET, FERRY_TEST_SLACK_URL: `${hooks.url}/slack` },
+  });
 });
 after(async () => {
   await stack?.stop();
@@ -212,6 +213,14 @@ describe('clusters', () => {
     assert.equal((await stack.api('GET', '/api/flux/manifests/unknown')).status, 404);
     const us = await fetch(`${stack.url}/api/flux/manifests/us`, { headers: { authorization: 'Bearer test-admin-token-0123456789' } });
     assert.ok(!(await us.text()).includes('us-secret'));
+  });
+
+  test('GET /api/environments lists the environments of the shared file without their secrets', async () => {
+    const r = await stack.api('GET', '/api/environments');
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.environments.map((e: { name: string }) => e.name), ['multi', 'notified', 'polled']);
+    const text = JSON.stringify(r.body);
+    for (const secret of ['us-secret', 'polled-secret', 'gh-token', 'grafana-token', hooks.url, EU_SECRET]) assert.ok(!text.includes(secret), secret);
   });
 });
 

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
+import { loadConfig } from '../src/config';
 import { githubStatus, grafanaAnnotation, type NotifyInput, slackMessage } from '../src/notify/format';
-import { parseReconcileConfig, reconcileSettingsFor } from '../src/reconcile/config';
+import { reconcileSettingsFor } from '../src/reconcile/config';
 import { combineKustomizations, evaluateKustomization } from '../src/reconcile/kustomization-status';
 import { fluxSetupManifests } from '../src/reconcile/manifests';
 import { VerdictBook } from '../src/reconcile/verdicts';
@@ -72,6 +76,12 @@ describe('VerdictBook', () => {
 });
 
 describe('reconcile config', () => {
+  /** The reconcile view of a FERRY_CONFIG file holding `yaml`, with secrets resolved from `env`. */
+  const parse = (yaml: string, env: Record<string, string>) => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-reconcile-units-')), 'ferry.yaml');
+    fs.writeFileSync(file, yaml);
+    return loadConfig({ FERRY_CONFIG: file, ...env }).reconcile;
+  };
   const yaml = `
 clusters:
   prod-eu: {webhookSecret: {env: EU_SECRET}, kubeconfig: /etc/kube/eu, requestReconcile: annotate}
@@ -79,7 +89,7 @@ environments:
   prod: {clusters: [prod-eu], autoRollback: true, notifications: [{type: slack, url: {env: SLACK}, channel: "#releases-prod"}, {type: github, token: {env: GH}}]}
 `;
   it('resolves secret references and gives workflows settings without secrets', () => {
-    const cfg = parseReconcileConfig(yaml, { EU_SECRET: 's3', SLACK: 'https://hooks.slack.test/x', GH: 'ghp' });
+    const cfg = parse(yaml, { EU_SECRET: 's3', SLACK: 'https://hooks.slack.test/x', GH: 'ghp' });
     assert.equal(cfg.clusterSecret('prod-eu'), 's3');
     assert.equal(cfg.clusterSecret('nope'), undefined);
     const s = reconcileSettingsFor(cfg, 'prod');
@@ -91,12 +101,12 @@ environments:
     assert.deepEqual(reconcileSettingsFor(cfg, 'dev').clusters, []);
   });
   it('names the missing variable, never a value, and refuses unknown clusters', () => {
-    assert.throws(() => parseReconcileConfig(yaml, { SLACK: 'x', GH: 'y' }), /EU_SECRET is not set/);
-    assert.throws(() => parseReconcileConfig('environments: {prod: {clusters: [ghost]}}', {}), /environments\.prod\.clusters\.0: unknown cluster "ghost"/);
-    assert.throws(() => parseReconcileConfig('clusters: {a: {webhookSecret: x, requestReconcile: annotate}}', {}), /annotate needs a kubeconfig/);
+    assert.throws(() => parse(yaml, { SLACK: 'x', GH: 'y' }), /EU_SECRET is not set/);
+    assert.throws(() => parse('environments: {prod: {clusters: [ghost]}}', {}), /environments\.prod\.clusters\.0: unknown cluster "ghost"/);
+    assert.throws(() => parse('clusters: {a: {webhookSecret: x, requestReconcile: annotate}}', {}), /annotate needs a kubeconfig/);
   });
   it('prints setup manifests with a placeholder secret', () => {
-    const cfg = parseReconcileConfig(yaml, { EU_SECRET: 's3', SLACK: 'x', GH: 'y' });
+    const cfg = parse(yaml, { EU_SECRET: 's3', SLACK: 'x', GH: 'y' });
     const text = fluxSetupManifests({ cluster: 'prod-eu', config: cfg.file.clusters['prod-eu'], publicUrl: 'https://ferry.test/' });
     assert.match(text, /address: https:\/\/ferry.test\/api\/flux\/events\/prod-eu/);
     assert.match(text, /<value of EU_SECRET on the Ferry server>/);

@@ -8,7 +8,7 @@ import { createReconcileActivities } from '../activities/reconcile-activities';
 import { createLaneActivities, type LaneActivityDeps } from '../activities/lane-activities';
 import { createPromotionActivities, type Promoter, type Rollbacker } from '../activities/promotion-activities';
 import { createReleaseActivities, type ReleaseActivityDeps } from '../activities/release-activities';
-import { loadReconcileConfig, type ReconcileConfig } from '../src/reconcile/config';
+import { EMPTY_RECONCILE_FILE, type ReconcileConfig, resolveReconcileConfig } from '../src/reconcile/config';
 import type { FerryMetrics } from '../src/metrics';
 import type { ReleaseState } from '../src/release/types';
 import { workflowBundle } from './runtime';
@@ -27,7 +27,7 @@ export async function createReleaseWorker(opts: {
   promote?: Promoter;
   rollback?: Rollbacker;
 }): Promise<Worker> {
-  const reconcile = opts.deps.reconcile ?? loadReconcileConfig(undefined);
+  const reconcile = opts.deps.reconcile ?? resolveReconcileConfig(EMPTY_RECONCILE_FILE, {}, process.cwd());
   const activities = createReleaseActivities(opts.deps);
   const metrics = opts.metrics;
   if (metrics) {
@@ -49,7 +49,7 @@ export async function createReleaseWorker(opts: {
     workflowBundle: await workflowBundle(),
     activities: {
       ...activities,
-      ...createReconcileActivities({ reconcile, git: opts.deps.git, log: opts.deps.log, fluxApiFor: opts.deps.fluxApiFor }),
+      ...createReconcileActivities({ reconcile, git: opts.deps.git, log: opts.deps.log, fluxApiFor: opts.deps.fluxApiFor, db: opts.deps.db, environments: opts.deps.environments }),
       ...createNotifyActivities({ db: opts.deps.db, reconcile, log: opts.deps.log }),
       ...createPolicyActivities(opts.policyDeps),
       ...createLaneActivities(opts.lanes),

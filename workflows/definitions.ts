@@ -4,7 +4,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AutoPromotion, FreezeState, FreezeWindow, Ordering, ReleaseGates } from '../src/gates/types';
 import type { ReleaseReconcileSettings } from '../src/reconcile/config';
 import type { ClusterVerdict } from '../src/reconcile/verdicts';
-import type { Decision, ReleaseState, ReleaseStatus, ReleaseTrigger } from '../src/release/types';
+import type { Decision, ReleaseState, ReleaseStatus } from '../src/release/types';
 
 export const FERRY_APP = defineSearchAttributeKey('FerryApp', SearchAttributeType.KEYWORD);
 export const FERRY_ENV = defineSearchAttributeKey('FerryEnv', SearchAttributeType.KEYWORD);
@@ -14,15 +14,10 @@ export const FERRY_BRANCH = defineSearchAttributeKey('FerryBranch', SearchAttrib
 export const FERRY_STATUS = defineSearchAttributeKey('FerryStatus', SearchAttributeType.KEYWORD);
 export const FERRY_SEARCH_ATTRIBUTES = [FERRY_APP, FERRY_ENV, FERRY_ARTIFACT_ID, FERRY_SHA, FERRY_BRANCH, FERRY_STATUS];
 
-export interface ReleaseInput {
+/** What the release is, as its state will say, and how to run it. */
+export interface ReleaseInput extends Pick<ReleaseState, 'app' | 'env' | 'artifactId' | 'sha' | 'branch' | 'trigger' | 'releasedBy'> {
+  /** Becomes the state's `id`. */
   releaseId: string;
-  app: string;
-  env: string;
-  artifactId: string;
-  sha: string;
-  branch: string;
-  trigger: ReleaseTrigger;
-  releasedBy: string;
   /** Task queue of the single GitOps writer. */
   writerTaskQueue: string;
   awaitFlux: boolean;

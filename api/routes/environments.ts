@@ -1,9 +1,9 @@
 import { Router } from 'express';
 import { freezeStateAt } from '../../src/gates/freeze';
-import { environmentConfig, freezeWindowsOf, orderedEnvironments } from '../../src/gates/environments';
+import { freezeWindowsOf, gateConfigOf, orderedEnvironments } from '../../src/gates/environments';
 import type { ApiContext } from '../context';
 
-/** The server-side environment config as loaded at start-up, with each environment's freeze state now. */
+/** The server-side gate config as loaded at start-up, with each environment's freeze state now. */
 export function environmentRoutes(ctx: ApiContext): Router {
   const r = Router();
   r.get('/environments', (_req, res) => {
@@ -11,7 +11,7 @@ export function environmentRoutes(ctx: ApiContext): Router {
     res.json({
       environments: orderedEnvironments(ctx.environments).map((name) => ({
         name,
-        ...environmentConfig(ctx.environments, name),
+        ...gateConfigOf(ctx.environments, name),
         freeze: freezeStateAt(freezeWindowsOf(ctx.environments, name), now),
       })),
     });

@@ -3,6 +3,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import express, { Router } from 'express';
 import { classifyFluxEvent, fluxEventCluster, fluxEventCommitSha, fluxEventRevision, FluxEventSchema } from '../../src/flux/event';
 import { verifyFluxSignature } from '../../src/flux/signature';
+import { fluxKustomizationOf, orderedEnvironments } from '../../src/gates/environments';
 import { validateName } from '../../src/names';
 import { fluxSetupManifests } from '../../src/reconcile/manifests';
 import { saveFluxEvent } from '../../src/store/flux-events';
@@ -106,7 +107,14 @@ export function fluxRoutes(ctx: ApiContext): Router {
     const clusters = ctx.reconcile?.file.clusters ?? {};
     if (!Object.hasOwn(clusters, cluster)) throw new HttpError(404, `cluster "${cluster}" is not configured`);
     const publicUrl = ctx.reconcile?.file.reconcile.publicUrl ?? `${req.protocol}://${req.get('host')}`;
-    res.type('application/yaml').send(fluxSetupManifests({ cluster, config: clusters[cluster], publicUrl }));
+    // An environment naming no clusters may run on any one, so its layout concerns this cluster too.
+    const envClusters = ctx.reconcile?.file.environments ?? {};
+    const perAppEnvs = orderedEnvironments(ctx.environments).filter((env) => {
+      if (!fluxKustomizationOf(ctx.environments, env)) return false;
+      const named = Object.hasOwn(envClusters, env) ? envClusters[env]!.clusters : [];
+      return named.length === 0 || named.includes(cluster);
+    });
+    res.type('application/yaml').send(fluxSetupManifests({ cluster, config: clusters[cluster], publicUrl, perAppEnvs }));
   }));
   return r;
 }

@@ -4,7 +4,6 @@ import { ReleaseRefusedError, type StartedRelease, type StartReleaseRequest, sta
 import { ArtifactIdSchema } from '../../src/artifact/schema';
 import { zName } from '../../src/names';
 import { isFinal } from '../../src/release/types';
-import { latestFluxReason } from '../../src/store/release-live';
 import { getRelease } from '../../src/store/releases';
 import { actorOf, envFromBody, requireRole } from '../auth';
 import type { ApiContext } from '../context';
@@ -50,11 +49,9 @@ export function releaseRoutes(ctx: ApiContext): Router {
   r.get('/releases/:id', asyncRoute(async (req, res) => {
     const row = await getRelease(ctx.db, String(req.params.id));
     if (!row) throw new HttpError(404, `release "${req.params.id}" not found`);
-    // `final` lets clients stop following without knowing whether this server waits for Flux; while Flux works
-    // on the commit, its latest reason shows the release moving.
-    const final = isFinal(row.status, ctx.awaitFlux);
-    const live = !final && row.gitopsCommit ? await latestFluxReason(ctx.db, row.gitopsCommit, row.createdAt) : null;
-    res.json({ ...row, fluxStatus: live ?? row.fluxStatus, final });
+    // `final` lets clients stop following without knowing whether this server waits for Flux. While Flux works on
+    // the commit, the workflow mirrors each reason it accepts into `fluxStatus`, so the row shows the release moving.
+    res.json({ ...row, final: isFinal(row.status, ctx.awaitFlux) });
   }));
 
   return r;

@@ -96,3 +96,38 @@ export async function releaseCounts(remote: string, prefix: string): Promise<Map
   }
   return counts;
 }
+
+/**
+ * CPU seconds used so far (user + system, including reaped children) by every process whose command line matches
+ * one of the patterns, or whose ancestor's does, summed per pattern name: PostgreSQL's backends and Ferry's running
+ * git commands are children whose own command lines say nothing. Read from /proc; processes that already exited
+ * count only through the parent that reaped them.
+ */
+export function cpuByComponent(patterns: Record<string, RegExp>): Record<string, number> {
+  const hz = 100; // USER_HZ on Linux
+  const procs = new Map<number, { ppid: number; cmd: string; seconds: number }>();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // fields after the command name: state is field 3, ppid 4; utime 14, stime 15, cutime 16, cstime 17
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procs.set(Number(pid), { ppid: Number(f[1]), cmd, seconds: (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / hz });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const names = Object.keys(patterns);
+  const out: Record<string, number> = Object.fromEntries(names.map((k) => [k, 0]));
+  for (const proc of procs.values()) {
+    let p: typeof proc | undefined = proc;
+    for (let depth = 0; p && depth < 10; depth++, p = procs.get(p.ppid)) {
+      const name = names.find((k) => patterns[k]!.test(p!.cmd));
+      if (name) {
+        out[name]! += proc.seconds;
+        break;
+      }
+    }
+  }
+  return out;
+}

@@ -1,12 +1,16 @@
 /**
- * Server-side environment configuration (the file named by FERRY_CONFIG): approvals, freeze windows, ordering,
- * the promotion chain and rollback rules, per environment. Apps cannot loosen any of it from their own files.
+ * Server-side configuration (the file named by FERRY_CONFIG): per environment, approvals, freeze windows, ordering,
+ * the promotion chain, rollback rules and the GitOps layout (per-app Flux Kustomizations), plus the clusters,
+ * automatic rollback and notifications that src/reconcile/config.ts defines and checks. Apps cannot loosen any of
+ * it from their own files.
  *
  * Every object is strict: a misspelt key ("aproval") would otherwise silently leave an environment ungated. New
- * per-environment keys (clusters, notifications, ...) are added to EnvironmentSchema.
+ * per-environment keys are added to EnvironmentSchema.
  */
 import { z } from 'zod';
+import { type FluxKustomizationConfig, FluxKustomizationSchema } from '../flux/kustomization';
 import { validateName, zName } from '../names';
+import { EnvReconcileShape, reconcileIssues, ReconcileTopLevelShape } from '../reconcile/config';
 import { clockSeconds, isValidTimeZone, parseInstant, weekSeconds } from './freeze';
 import type { AutoPromotion, FreezeWindow, Ordering, ReleaseGates } from './types';
 
@@ -78,7 +82,7 @@ const FreezeSchema = z
     }
   });
 
-export const EnvironmentSchema = z.strictObject({
+const GateShape = {
   approvals: ApprovalsSchema.optional(),
   freezes: z.array(FreezeSchema).max(100).default([]),
   /** Who may release through a freeze as a hotfix. */
@@ -92,14 +96,21 @@ export const EnvironmentSchema = z.strictObject({
     })
     .optional(),
   rollback: z.strictObject({ bypassApprovals: z.boolean().default(false) }).default({ bypassApprovals: false }),
-});
+  /** Per-app Flux Kustomizations under `<env>/flux/` (src/flux/kustomization.ts). */
+  fluxKustomization: FluxKustomizationSchema.optional(),
+};
+
+export const EnvironmentSchema = z.strictObject({ ...GateShape, ...EnvReconcileShape });
 export type EnvironmentConfig = z.infer<typeof EnvironmentSchema>;
+export type GateConfig = Pick<EnvironmentConfig, keyof typeof GateShape>;
 
 export const EnvironmentsFileSchema = z
   .strictObject({
+    ...ReconcileTopLevelShape,
     environments: z.record(z.string(), EnvironmentSchema).default({}),
   })
   .superRefine((file, ctx) => {
+    for (const issue of reconcileIssues(file)) ctx.addIssue({ code: 'custom', ...issue });
     for (const [name, env] of Object.entries(file.environments)) {
       const bad = validateName('env', name);
       if (bad) ctx.addIssue({ code: 'custom', path: ['environments', name], message: bad });
@@ -130,6 +141,12 @@ export function environmentConfig(file: EnvironmentsFile, env: string): Environm
   return file.environments[env] ?? UNGATED;
 }
 
+/** The environment's per-app Flux Kustomization settings when the layout is switched on. */
+export function fluxKustomizationOf(file: EnvironmentsFile | undefined, env: string): FluxKustomizationConfig | undefined {
+  const cfg = file && Object.hasOwn(file.environments, env) ? file.environments[env]!.fluxKustomization : undefined;
+  return cfg?.enabled ? cfg : undefined;
+}
+
 function freezeWindows(env: EnvironmentConfig): FreezeWindow[] {
   return env.freezes.map((f, i) => ({
     name: f.name ?? `freeze ${i + 1}`,
@@ -138,6 +155,15 @@ function freezeWindows(env: EnvironmentConfig): FreezeWindow[] {
     ...(f.daily ? { daily: f.daily } : {}),
     ...(f.from !== undefined ? { from: f.from, to: f.to } : {}),
   }));
+}
+
+/**
+ * An environment's gate settings alone, for GET /api/environments. Listed key by key rather than by leaving out the
+ * reconcile keys, because those hold secrets (notification URLs) and a new key must not show up unvetted.
+ */
+export function gateConfigOf(file: EnvironmentsFile, env: string): GateConfig {
+  const cfg = environmentConfig(file, env);
+  return Object.fromEntries(Object.keys(GateShape).filter((k) => Object.hasOwn(cfg, k)).map((k) => [k, cfg[k as keyof GateConfig]])) as GateConfig;
 }
 
 export function freezeWindowsOf(file: EnvironmentsFile, env: string): FreezeWindow[] {

@@ -1,5 +1,6 @@
 /**
- * Builds a `git fast-import` stream that creates a chain of commits, one per change, each replacing one directory.
+ * Builds a `git fast-import` stream that creates a chain of commits, one per change, each replacing one directory
+ * (and setting or deleting the few files outside it that the change also owns).
  * fast-import only loads and rewrites the trees on the changed paths, so the cost does not grow with repository size.
  */
 import { fastImportQuote } from './paths';
@@ -12,6 +13,8 @@ export interface ImportIdentity {
 export interface ImportCommit {
   dir: string;
   files: Record<string, string>;
+  /** Repository paths outside `dir` the commit also sets (content) or deletes (null). */
+  extraFiles?: Record<string, string | null>;
   message: string;
   author: ImportIdentity;
   committer: ImportIdentity;
@@ -54,6 +57,15 @@ export function buildFastImportStream(parent: string | null, commits: readonly I
     for (const name of Object.keys(c.files).sort()) {
       line(`M 100644 inline ${fastImportQuote(c.dir + '/' + name)}`);
       data(chunks, c.files[name]!);
+    }
+    const extra = c.extraFiles ?? {};
+    for (const p of Object.keys(extra).sort()) {
+      const content = extra[p];
+      if (content === null || content === undefined) line(`D ${fastImportQuote(p)}`);
+      else {
+        line(`M 100644 inline ${fastImportQuote(p)}`);
+        data(chunks, content);
+      }
     }
     line('');
     line(`get-mark :${mark}`);

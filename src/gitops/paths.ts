@@ -39,6 +39,28 @@ export function assertSafeFiles(dir: string, files: Record<string, string>): voi
   }
 }
 
+/**
+ * Validates the files a change owns outside its directory (repository path → content, or null to delete): each must
+ * lie in the same top-level directory as `dir` (its environment), outside `dir`, and no path may contain another.
+ */
+export function assertSafeExtraFiles(dir: string, extra: Record<string, string | null>): void {
+  if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) throw new Error('extraFiles must be an object');
+  const top = dir.split('/')[0]!;
+  const names = Object.keys(extra);
+  for (const name of names) {
+    checkRelativePath('extra file path', name);
+    const content = extra[name];
+    if (content !== null && typeof content !== 'string') throw new Error(`content of ${name} must be a string or null`);
+    if (!name.startsWith(top + '/')) throw new Error(`extra file ${JSON.stringify(name)} must lie in ${top}/, the directory of ${dir}`);
+    if (dirsOverlap(name, dir)) throw new Error(`extra file ${JSON.stringify(name)} must lie outside ${dir}`);
+  }
+  for (const a of names) {
+    for (const b of names) {
+      if (a !== b && a.startsWith(b + '/')) throw new Error(`extra file path ${JSON.stringify(b)} is both a file and a directory`);
+    }
+  }
+}
+
 /** True when one directory equals or contains the other. */
 export function dirsOverlap(a: string, b: string): boolean {
   return a === b || a.startsWith(b + '/') || b.startsWith(a + '/');

@@ -14,8 +14,8 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { GitCommandError, runGit, type GitRunOptions, type GitRunResult } from './git';
 import { BATCH_REF, buildFastImportStream, parseMarks } from './fast-import';
-import { assertSafeDir, assertSafeFiles, dirsOverlap, pathInDir } from './paths';
-import { emptyTreeId, treeIdForFiles, type HashAlgo } from './objects';
+import { assertSafeDir, assertSafeExtraFiles, assertSafeFiles, dirsOverlap, pathInDir } from './paths';
+import { blobId, emptyTreeId, treeIdForFiles, type HashAlgo } from './objects';
 import { assertReleaseId, buildCommitMessage, oneLine, parseTrailerLog, TRAILER_LOG_FORMAT } from './trailers';
 import { ConflictError, GitopsUnavailableError } from './errors';
 import type { WriteFence, WriteLease } from './fence';
@@ -29,8 +29,15 @@ export interface GitIdentity {
 
 export interface AppChange {
   releaseId: string;
+  /** The directory becomes exactly `files`. */
   dir: string;
   files: Record<string, string>;
+  /**
+   * Files outside `dir` the change also owns, by repository path: content to write, or null to delete. They must lie
+   * in `dir`'s top-level directory (its environment). Like `dir`, they decide "unchanged", are checked for foreign
+   * edits and keep changes that share them in order (e.g. `<env>/flux/<app>.yaml`, the app's Flux Kustomization).
+   */
+  extraFiles?: Record<string, string | null>;
   title: string;
   body?: string;
   trailers: Record<string, string>;
@@ -100,6 +107,10 @@ interface Pending {
   author: GitIdentity;
   /** tree id the directory must end up with; null = directory absent */
   desiredTree: string | null;
+  /** blob id each extra file must end up with; null = absent */
+  desiredExtras: Array<{ path: string; blob: string | null }>;
+  /** dir and extra file paths: what the change replaces, and what a foreign edit of is a conflict */
+  owned: string[];
   /** earliest committer time a commit for this release can have (ms) */
   searchFrom: number;
   enqueuedAt: number;
@@ -337,10 +348,13 @@ export class GitopsWriter {
     assertReleaseId(change.releaseId);
     assertSafeDir(change.dir);
     assertSafeFiles(change.dir, change.files);
+    if (change.extraFiles !== undefined) assertSafeExtraFiles(change.dir, change.extraFiles);
     if (change.notBefore !== undefined && Number.isNaN(Date.parse(change.notBefore))) {
       throw new Error(`notBefore is not an ISO time: ${JSON.stringify(change.notBefore)}`);
     }
     const files = { ...change.files };
+    const extraFiles = { ...(change.extraFiles ?? {}) };
+    const extraPaths = Object.keys(extraFiles).sort();
     const message = buildCommitMessage({
       title: change.title,
       body: change.body,
@@ -349,10 +363,12 @@ export class GitopsWriter {
     });
     const author = change.author ? cleanIdentity(change.author, 'author') : this.committer;
     return {
-      change: { ...change, files },
+      change: { ...change, files, extraFiles },
       message,
       author,
       desiredTree: treeIdForFiles(this.algo, files),
+      desiredExtras: extraPaths.map((p) => ({ path: p, blob: extraFiles[p] === null ? null : blobId(this.algo, extraFiles[p]!) })),
+      owned: [change.dir, ...extraPaths],
       searchFrom: this.searchFrom(change.notBefore),
       enqueuedAt: Date.now(),
       firstBase: null,
@@ -390,7 +406,7 @@ export class GitopsWriter {
     }
   }
 
-  /** Everything queued, except changes whose dir overlaps an earlier one (those wait for the next batch, in order). */
+  /** Everything queued, except changes whose paths overlap an earlier one's (those wait for the next batch, in order). */
   private takeBatch(): Pending[] {
     const batch: Pending[] = [];
     const rest: Pending[] = [];
@@ -403,8 +419,8 @@ export class GitopsWriter {
       }
       const blocked =
         batch.length >= MAX_BATCH ||
-        batch.some((b) => dirsOverlap(b.change.dir, p.change.dir)) ||
-        rest.some((r) => dirsOverlap(r.change.dir, p.change.dir));
+        batch.some((b) => ownsOverlap(b, p)) ||
+        rest.some((r) => ownsOverlap(r, p));
       if (blocked) rest.push(p);
       else {
         batch.push(p);
@@ -466,7 +482,7 @@ export class GitopsWriter {
             this.fail(
               p,
               new ConflictError(
-                `release ${p.change.releaseId}: ${p.change.dir} was changed by another commit after the release was ` +
+                `release ${p.change.releaseId}: ${p.owned.length > 1 ? `${p.change.dir} (with ${p.owned.slice(1).join(', ')})` : p.change.dir} was changed by another commit after the release was ` +
                   `submitted (${files.join(', ')}); not overwriting it`,
                 files,
                 { releaseId: p.change.releaseId, dir: p.change.dir },
@@ -554,18 +570,23 @@ export class GitopsWriter {
     return base;
   }
 
-  /** Which changes leave their dir unchanged on `base`, and which collide with foreign edits since their firstBase. */
+  /** Which changes leave their paths unchanged on `base`, and which collide with foreign edits since their firstBase. */
   private async plan(
     base: string | null,
     active: Pending[],
   ): Promise<{ unchanged: Set<Pending>; conflicts: Map<Pending, string[]> }> {
     const unchanged = new Set<Pending>();
     const conflicts = new Map<Pending, string[]>();
-    const current = await this.dirTrees(base, active.map((p) => p.change.dir));
+    const current = await this.pathObjects(base, [...new Set(active.flatMap((p) => p.owned))]);
     const needDiff = new Map<string, Pending[]>();
     for (const p of active) {
       const cur = current.get(p.change.dir) ?? null;
-      const same = p.desiredTree === null ? cur === null : cur?.type === 'tree' && cur.id === p.desiredTree;
+      const same =
+        (p.desiredTree === null ? cur === null : cur?.type === 'tree' && cur.id === p.desiredTree) &&
+        p.desiredExtras.every((e) => {
+          const now = current.get(e.path) ?? null;
+          return e.blob === null ? now === null : now?.type === 'blob' && now.id === e.blob;
+        });
       if (same) unchanged.add(p);
       else if (p.firstBase !== base && base !== null) {
         const key = p.firstBase ?? '';
@@ -577,11 +598,11 @@ export class GitopsWriter {
     for (const [from, list] of needDiff) {
       const out = await this.git([
         'diff-tree', '-r', '-z', '--name-only', '--no-renames', from || emptyTreeId(this.algo), base!, '--',
-        ...list.map((p) => p.change.dir),
+        ...new Set(list.flatMap((p) => p.owned)),
       ]);
       const paths = out.stdout.split('\0').filter(Boolean);
       for (const p of list) {
-        const files = paths.filter((f) => pathInDir(f, p.change.dir));
+        const files = paths.filter((f) => p.owned.some((o) => pathInDir(f, o)));
         if (files.length > 0) conflicts.set(p, files);
       }
     }
@@ -761,6 +782,7 @@ export class GitopsWriter {
       changes.map((p) => ({
         dir: p.change.dir,
         files: p.change.files,
+        extraFiles: p.change.extraFiles,
         message: p.message,
         author: p.author,
         committer: this.committer,
@@ -776,20 +798,20 @@ export class GitopsWriter {
     }
   }
 
-  /** `<base>:<dir>` for each dir: tree/blob id, or null when absent. */
-  private async dirTrees(base: string | null, dirs: string[]): Promise<Map<string, { type: string; id: string } | null>> {
+  /** `<base>:<path>` for each path: tree/blob id, or null when absent. */
+  private async pathObjects(base: string | null, paths: string[]): Promise<Map<string, { type: string; id: string } | null>> {
     const res = new Map<string, { type: string; id: string } | null>();
-    if (!base || dirs.length === 0) {
-      for (const d of dirs) res.set(d, null);
+    if (!base || paths.length === 0) {
+      for (const p of paths) res.set(p, null);
       return res;
     }
     const out = await this.git(['cat-file', '--batch-check=%(objectname) %(objecttype)'], {
-      input: dirs.map((d) => `${base}:${d}\n`).join(''),
+      input: paths.map((p) => `${base}:${p}\n`).join(''),
     });
     const lines = out.stdout.split('\n');
-    dirs.forEach((d, i) => {
+    paths.forEach((p, i) => {
       const m = /^([0-9a-f]{40,64}) (\w+)$/.exec(lines[i] ?? '');
-      res.set(d, m ? { id: m[1]!, type: m[2]! } : null);
+      res.set(p, m ? { id: m[1]!, type: m[2]! } : null);
     });
     return res;
   }
@@ -920,6 +942,11 @@ export class GitopsWriter {
       /* ignore */
     }
   }
+}
+
+/** Two changes must not share a batch when a path one owns equals or contains a path the other owns. */
+function ownsOverlap(a: Pending, b: Pending): boolean {
+  return a.owned.some((x) => b.owned.some((y) => dirsOverlap(x, y)));
 }
 
 function pidAlive(pid: number): boolean {

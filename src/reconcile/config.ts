@@ -1,16 +1,13 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { z } from 'zod';
-import { DurationSchema } from '../config';
+import { DurationSchema } from '../duration';
 import { NAME_RE, NAME_RULE } from '../names';
 
 /**
- * Clusters, per-environment reconciliation and notification settings. Read today from its own file
- * (FERRY_RECONCILE_CONFIG) so it does not collide with the FERRY_CONFIG loader being built alongside; the
- * top-level keys (`clusters`, `environments.<env>.{clusters, autoRollback, notifications}`, `reconcile`) are
- * chosen so that folding it into FERRY_CONFIG is a schema merge: `ReconcileTopLevelShape` spreads into the
- * top-level object and `EnvReconcileShape` into the per-environment object.
+ * Clusters, per-environment reconciliation and notification settings: the part of the FERRY_CONFIG file
+ * (src/config-files.ts) that reconciliation and notifications read. `ReconcileTopLevelShape` is spread into the
+ * file's top-level object and `EnvReconcileShape` into each environment (src/gates/environments.ts); the checks
+ * that tie the two together (`reconcileIssues`) and secret resolution stay here, next to the keys they concern.
  */
 
 /** A secret is either written inline (discouraged) or named by an environment variable: `{ env: SLACK_URL }`. */
@@ -54,7 +51,7 @@ export const NotificationTargetSchema = z.discriminatedUnion('type', [
 export type NotificationTarget = z.infer<typeof NotificationTargetSchema>;
 export type NotificationType = NotificationTarget['type'];
 
-/** Per-environment keys; spread into FERRY_CONFIG's environment schema when the files are folded. */
+/** Per-environment keys, spread into FERRY_CONFIG's environment schema. */
 export const EnvReconcileShape = {
   /** Clusters this environment runs on; a release succeeds only when every one has applied it. */
   clusters: z.array(name).default([]),
@@ -62,34 +59,47 @@ export const EnvReconcileShape = {
   autoRollback: z.boolean().default(false),
   notifications: z.array(NotificationTargetSchema).default([]),
 };
-export const EnvReconcileSchema = z.strictObject(EnvReconcileShape);
+const EnvReconcileSchema = z.strictObject(EnvReconcileShape);
+export type EnvReconcileConfig = z.infer<typeof EnvReconcileSchema>;
 
+const ReconcileSettingsSchema = z
+  .strictObject({
+    /** Interval between Kustomization status reads while a release waits. */
+    pollInterval: DurationSchema.default('15s'),
+    /** Public URL of Ferry, used in the manifests `GET /api/flux/manifests/:cluster` prints. */
+    publicUrl: z.url().optional(),
+  })
+  .default({ pollInterval: '15s' });
+
+/** Top-level keys, spread into FERRY_CONFIG's file schema. */
 export const ReconcileTopLevelShape = {
   clusters: z.record(name, ClusterSchema).default({}),
-  reconcile: z
-    .strictObject({
-      /** Interval between Kustomization status reads while a release waits. */
-      pollInterval: DurationSchema.default('15s'),
-      /** Public URL of Ferry, used in the manifests `GET /api/flux/manifests/:cluster` prints. */
-      publicUrl: z.url().optional(),
-    })
-    .default({ pollInterval: '15s' }),
+  reconcile: ReconcileSettingsSchema,
 };
 
-export const ReconcileFileSchema = z
-  .strictObject({ ...ReconcileTopLevelShape, environments: z.record(name, EnvReconcileSchema).default({}) })
-  .superRefine((cfg, ctx) => {
-    for (const [env, e] of Object.entries(cfg.environments)) {
-      e.clusters.forEach((c, i) => {
-        if (!cfg.clusters[c]) ctx.addIssue({ code: 'custom', path: ['environments', env, 'clusters', i], message: `unknown cluster "${c}"` });
-      });
-    }
-    for (const [c, cl] of Object.entries(cfg.clusters)) {
-      if (cl.requestReconcile === 'annotate' && !cl.kubeconfig) ctx.addIssue({ code: 'custom', path: ['clusters', c, 'requestReconcile'], message: 'annotate needs a kubeconfig' });
-      if (cl.requestReconcile === 'receiver' && !cl.receiverUrl) ctx.addIssue({ code: 'custom', path: ['clusters', c, 'requestReconcile'], message: 'receiver needs receiverUrl' });
-    }
-  });
-export type ReconcileFile = z.infer<typeof ReconcileFileSchema>;
+/** What this module reads of the FERRY_CONFIG file; the whole file (EnvironmentsFile) satisfies it. */
+export interface ReconcileFile {
+  clusters: Record<string, ClusterConfig>;
+  reconcile: z.infer<typeof ReconcileSettingsSchema>;
+  environments: Record<string, EnvReconcileConfig>;
+}
+
+export const EMPTY_RECONCILE_FILE: ReconcileFile = { clusters: {}, reconcile: { pollInterval: '15s' }, environments: {} };
+
+/** Cross-field problems, with the path of the offending field; the file schema reports them as its own issues. */
+export function reconcileIssues(cfg: ReconcileFile): Array<{ path: Array<string | number>; message: string }> {
+  const issues: Array<{ path: Array<string | number>; message: string }> = [];
+  for (const [env, e] of Object.entries(cfg.environments)) {
+    e.clusters.forEach((c, i) => {
+      if (!Object.hasOwn(cfg.clusters, c)) issues.push({ path: ['environments', env, 'clusters', i], message: `unknown cluster "${c}"` });
+    });
+  }
+  for (const [c, cl] of Object.entries(cfg.clusters)) {
+    if (cl.requestReconcile === 'annotate' && !cl.kubeconfig) issues.push({ path: ['clusters', c, 'requestReconcile'], message: 'annotate needs a kubeconfig' });
+    if (cl.requestReconcile === 'receiver' && !cl.receiverUrl) issues.push({ path: ['clusters', c, 'requestReconcile'], message: 'receiver needs receiverUrl' });
+  }
+  return issues;
+}
 
 /**
  * The loaded file with every secret resolved, held only in process memory. Nothing in here may reach a log, an
@@ -120,18 +130,12 @@ export function targetSecretRef(t: NotificationTarget): SecretRef {
 
 export class ReconcileConfigError extends Error {}
 
-export function parseReconcileConfig(text: string, env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd()): ReconcileConfig {
-  let raw: unknown;
-  try {
-    raw = YAML.parse(text) ?? {};
-  } catch (err) {
-    throw new ReconcileConfigError(`reconcile config is not valid YAML: ${(err as Error).message}`);
-  }
-  const parsed = ReconcileFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ReconcileConfigError(`invalid reconcile config: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
-  const file = parsed.data;
+/**
+ * Resolves every secret of a validated file once, so a missing variable stops start-up instead of a release, and
+ * makes kubeconfig paths absolute (relative ones are relative to `baseDir`, the file's directory). Errors name the
+ * field and the variable, never a value.
+ */
+export function resolveReconcileConfig(file: ReconcileFile, env: NodeJS.ProcessEnv, baseDir: string): ReconcileConfig {
   for (const c of Object.values(file.clusters)) if (c.kubeconfig) c.kubeconfig = path.resolve(baseDir, c.kubeconfig);
   const secret = (ref: SecretRef): string => {
     if (typeof ref === 'string') return ref;
@@ -139,7 +143,6 @@ export function parseReconcileConfig(text: string, env: NodeJS.ProcessEnv = proc
     if (!v) throw new ReconcileConfigError(`environment variable ${ref.env} is not set`);
     return v;
   };
-  // Resolve everything once so a missing variable stops start-up instead of a release.
   for (const [n, c] of Object.entries(file.clusters)) {
     try {
       secret(c.webhookSecret);
@@ -169,17 +172,6 @@ export function parseReconcileConfig(text: string, env: NodeJS.ProcessEnv = proc
       return ec?.notifications[Number(id.slice(hash + 1))];
     },
   };
-}
-
-export function loadReconcileConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): ReconcileConfig {
-  if (!file) return parseReconcileConfig('{}', env);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ReconcileConfigError(`cannot read FERRY_RECONCILE_CONFIG ${file}: ${(err as Error).message}`);
-  }
-  return parseReconcileConfig(text, env, path.dirname(path.resolve(file)));
 }
 
 /** The workflow input for one environment. An environment without clusters accepts a verdict from any cluster. */

@@ -6,7 +6,14 @@ import type { ClusterConfig } from './config';
  * secret: the API cannot yet tell an admin from any other token holder (roles are another issue), so it prints a
  * placeholder naming where the value lives (the environment variable of the config's `{ env: … }` reference).
  */
-export function fluxSetupManifests(opts: { cluster: string; config: ClusterConfig; publicUrl: string; namespace?: string }): string {
+export function fluxSetupManifests(opts: {
+  cluster: string;
+  config: ClusterConfig;
+  publicUrl: string;
+  namespace?: string;
+  /** Environments on this cluster that write a Flux Kustomization per app (FERRY_CONFIG `fluxKustomization`). */
+  perAppEnvs?: string[];
+}): string {
   const ns = opts.namespace ?? 'flux-system';
   const ref = opts.config.webhookSecret;
   const placeholder = typeof ref === 'string'
@@ -38,5 +45,20 @@ export function fluxSetupManifests(opts: { cluster: string; config: ClusterConfi
       },
     },
   ];
-  return docs.map((d) => YAML.stringify(d)).join('---\n');
+  return perAppLayoutNote(opts.perAppEnvs ?? []) + docs.map((d) => YAML.stringify(d)).join('---\n');
+}
+
+/**
+ * Comments, not objects: the root Kustomization usually belongs to `flux bootstrap`, and applying a replacement
+ * from here would fight it. Pointing it at `./<env>` as well would apply every app twice (once directly, once
+ * through its own Kustomization).
+ */
+function perAppLayoutNote(envs: string[]): string {
+  if (envs.length === 0) return '';
+  const lines = [
+    `Ferry writes one Flux Kustomization per app to <env>/flux/<app>.yaml for: ${envs.join(', ')}.`,
+    'The Kustomization applying such an environment on this cluster must point at ./<env>/flux, not ./<env>:',
+    ...envs.map((e) => `  ${e}: spec.path: ./${e}/flux`),
+  ];
+  return lines.map((l) => `# ${l}`.trimEnd()).join('\n') + '\n';
 }

@@ -1,5 +1,7 @@
 import type { Artifact } from '../artifact/schema';
+import type { ReleaseStatus } from '../release/types';
 import type { Db } from './db';
+import type { ReleaseRow } from './releases';
 
 export interface ArtifactFilter {
   repository?: string;
@@ -52,20 +54,11 @@ export async function listArtifacts(db: Db, f: ArtifactFilter): Promise<ListedAr
   return r.rows.map((x) => ({ artifact: x.body, createdAt: x.created_at.toISOString(), createdBy: x.created_by }));
 }
 
-export interface ArtifactReleaseRow {
-  id: string;
-  app: string;
-  env: string;
-  status: string;
-  gitopsCommit: string | null;
-  fluxStatus: string | null;
-  error: string | null;
-  createdAt: string;
-}
+export type ArtifactReleaseRow = Pick<ReleaseRow, 'id' | 'app' | 'env' | 'status' | 'gitopsCommit' | 'fluxStatus' | 'error' | 'createdAt'>;
 
 /** Every release of one artifact, oldest first (the order they were asked for). */
 export async function releasesOfArtifact(db: Db, artifactId: string): Promise<ArtifactReleaseRow[]> {
-  const r = await db.query<{ id: string; app: string; env: string; status: string; gitops_commit: string | null; flux_status: string | null; error: string | null; created_at: Date }>(
+  const r = await db.query<{ id: string; app: string; env: string; status: ReleaseStatus; gitops_commit: string | null; flux_status: string | null; error: string | null; created_at: Date }>(
     `SELECT id, app, env, status, gitops_commit, flux_status, error, created_at FROM releases
      WHERE artifact_id = $1 ORDER BY created_at, id LIMIT 500`,
     [artifactId],

@@ -42,16 +42,28 @@ export async function getFluxEvent(db: Db, id: string): Promise<FluxEventRecord 
 
 /**
  * Terminal outcomes Flux reported since `since`, one per (cluster, commit, outcome), oldest first: the first
- * final word about a commit wins, so the order of arrival matters.
+ * final word about a commit wins, so the order of arrival matters. With `from`, only that object's events count
+ * (an app's own Kustomization, in environments with per-app Kustomizations).
  */
-export async function recentFluxOutcomes(db: Db, since: string, limit = 500): Promise<Array<{ cluster: string | null; commitSha: string; outcome: string; reason: string; message: string }>> {
+export async function recentFluxOutcomes(
+  db: Db,
+  since: string,
+  limit = 500,
+  from?: { kind: string; namespace: string; name: string },
+): Promise<Array<{ cluster: string | null; commitSha: string; outcome: string; reason: string; message: string }>> {
+  const params: unknown[] = [since, limit];
+  let only = '';
+  if (from) {
+    params.push(from.kind, from.namespace, from.name);
+    only = 'AND kind = $3 AND namespace = $4 AND name = $5';
+  }
   const r = await db.query<{ cluster: string | null; commit_sha: string; outcome: string; reason: string; message: string; received_at: Date }>(
     `SELECT * FROM (
        SELECT DISTINCT ON (cluster, commit_sha, outcome) cluster, commit_sha, outcome, reason, message, received_at FROM flux_events
-       WHERE commit_sha IS NOT NULL AND outcome IN ('succeeded', 'failed', 'unhealthy') AND received_at >= $1
+       WHERE commit_sha IS NOT NULL AND outcome IN ('succeeded', 'failed', 'unhealthy') AND received_at >= $1 ${only}
        ORDER BY cluster, commit_sha, outcome, received_at ASC, id ASC
      ) first ORDER BY received_at ASC LIMIT $2`,
-    [since, limit],
+    params,
   );
   return r.rows.map((x) => ({ cluster: x.cluster, commitSha: x.commit_sha, outcome: x.outcome, reason: x.reason, message: x.message }));
 }

@@ -1,42 +1,24 @@
 import type { Db } from './db';
 import type { ClusterVerdict } from '../reconcile/verdicts';
-import type { Decision, ReleaseState, ReleaseStatus, TimelineEntry, Waiting } from '../release/types';
+import type { Decision, ReleaseState, ReleaseStatus, ReleaseTrigger, TimelineEntry, Waiting } from '../release/types';
 
-export interface ReleaseRow {
-  id: string;
-  app: string;
-  env: string;
-  artifactId: string;
-  sha: string;
-  branch: string;
-  trigger: string;
-  releasedBy: string;
-  status: ReleaseStatus;
-  gitopsCommit: string | null;
-  fluxStatus: string | null;
-  fluxOutcome: string | null;
-  clusters: Record<string, ClusterVerdict> | null;
-  error: string | null;
-  timeline: TimelineEntry[];
-  createdAt: string;
-  updatedAt: string;
+/**
+ * A release as PostgreSQL mirrors it and the API shows it: the workflow's state without its run bookkeeping, with
+ * every field present (null when unset), plus the approvals picked out of `decisions`.
+ */
+export type ReleaseRow = Required<Omit<ReleaseState, 'runId' | 'seq'>> & {
   /** The approvals among `decisions`. */
   approvals: Array<{ by: string; at: string; comment?: string }>;
-  decisions: Decision[];
-  waiting: Waiting | null;
-  rollbackOf: string | null;
-  promotedFrom: string | null;
-  finishedAt: string | null;
-}
+};
 
 export const RELEASE_COLUMNS = `id, app, env, artifact_id, sha, branch, trigger, released_by, status, gitops_commit, flux_status, flux_outcome, flux_clusters,
   error, timeline, created_at, updated_at, decisions, waiting, rollback_of, promoted_from, finished_at`;
 const COLUMNS = RELEASE_COLUMNS;
 
 export interface RawReleaseRow {
-  id: string; app: string; env: string; artifact_id: string; sha: string; branch: string; trigger: string; released_by: string;
+  id: string; app: string; env: string; artifact_id: string; sha: string; branch: string; trigger: ReleaseTrigger; released_by: string;
   status: ReleaseStatus; gitops_commit: string | null; flux_status: string | null;
-  flux_outcome: string | null; flux_clusters: Record<string, ClusterVerdict> | null; error: string | null;
+  flux_outcome: ReleaseRow['fluxOutcome']; flux_clusters: Record<string, ClusterVerdict> | null; error: string | null;
   timeline: TimelineEntry[]; created_at: Date; updated_at: Date;
   decisions: Decision[]; waiting: Waiting | null; rollback_of: string | null; promoted_from: string | null; finished_at: Date | null;
 }
@@ -100,10 +82,10 @@ export async function getRelease(db: Db, id: string): Promise<ReleaseRow | null>
  * Releases waiting for Flux. A release records `reconciling` before it looks at stored events, and an event is
  * stored before this query runs, so every event is seen by one side or the other.
  */
-export async function waitingReleases(db: Db): Promise<Array<{ id: string; env: string; gitopsCommit: string }>> {
-  const r = await db.query<{ id: string; env: string; gitops_commit: string }>(
-    `SELECT id, env, gitops_commit FROM releases
+export async function waitingReleases(db: Db): Promise<Array<{ id: string; app: string; env: string; gitopsCommit: string }>> {
+  const r = await db.query<{ id: string; app: string; env: string; gitops_commit: string }>(
+    `SELECT id, app, env, gitops_commit FROM releases
      WHERE status = 'reconciling' AND gitops_commit IS NOT NULL ORDER BY created_at LIMIT 5000`,
   );
-  return r.rows.map((x) => ({ id: x.id, env: x.env, gitopsCommit: x.gitops_commit }));
+  return r.rows.map((x) => ({ id: x.id, app: x.app, env: x.env, gitopsCommit: x.gitops_commit }));
 }

@@ -3,15 +3,14 @@
 // npm test: 60 releases over 10 apps; npm run test:chaos: 500 over 50.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Cluster } from '../support/processes';
-import { assertExactlyOnce, FULL, inFlight, releaseApps } from './helpers';
+import type { Cluster } from '../support/processes';
+import { assertExactlyOnce, FULL, inFlight, releaseApps, startSplitCluster } from './helpers';
 
 const RELEASES = FULL ? 500 : 60;
 const APPS = FULL ? 50 : 10;
 let cluster: Cluster;
 before(async () => {
-  cluster = await Cluster.start();
-  await Promise.all([cluster.spawn('api', ['api']), cluster.spawn('worker', ['release-worker']), cluster.spawn('writer', ['writer'])]);
+  cluster = await startSplitCluster();
 });
 after(async () => {
   await cluster?.stop();

@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
 import { makeArtifact } from '../support/stack';
-import type { Cluster } from '../support/processes';
+import { Cluster, type ClusterOptions } from '../support/processes';
 
 /** FERRY_CHAOS=full (npm run test:chaos) runs the big numbers; npm test runs the short form. */
 export const FULL = process.env.FERRY_CHAOS === 'full';
+
+/** A cluster with Ferry split as in production: an API, a release worker and a writer, each its own process. */
+export async function startSplitCluster(opts: ClusterOptions = {}): Promise<Cluster> {
+  const cluster = await Cluster.start(opts);
+  await Promise.all([cluster.spawn('api', ['api']), cluster.spawn('worker', ['release-worker']), cluster.spawn('writer', ['writer'])]);
+  return cluster;
+}
 
 /** Pushes one artifact per app and starts its release the way CI would: retrying until the API accepts. */
 export async function releaseApps(cluster: Cluster, apps: string[], env = 'staging', concurrency = 16): Promise<string[]> {
@@ -13,14 +20,20 @@ export async function releaseApps(cluster: Cluster, apps: string[], env = 'stagi
     for (let i = next++; i < apps.length; i = next++) {
       const artifact = makeArtifact({ apps: [{ app: apps[i], env }] });
       const pushed = await cluster.apiRetrying('POST', '/api/artifacts', artifact, 120_000);
-      assert.ok(pushed.status === 201 || pushed.status === 200, `push ${apps[i]}: ${pushed.status} ${JSON.stringify(pushed.body)}`);
+      assert.ok(pushed.status === 201 || pushed.status === 200, `push ${apps[i]}: ${pushed.status} ${JSON.stringify(pushed.body)}${serverError(cluster)}`);
       const started = await cluster.apiRetrying('POST', '/api/releases', { artifactId: pushed.body.id, env, app: apps[i] }, 120_000);
-      assert.ok(started.status === 202 || started.status === 200, `release ${apps[i]}: ${started.status} ${JSON.stringify(started.body)}`);
+      assert.ok(started.status === 202 || started.status === 200, `release ${apps[i]}: ${started.status} ${JSON.stringify(started.body)}${serverError(cluster)}`);
       ids[i] = started.body.id;
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, apps.length) }, one));
   return ids;
+}
+
+/** The API's last logged request failure: a 500 says only "internal error" to the client, the log says why. */
+function serverError(cluster: Cluster): string {
+  const lines = [...cluster.procs.values()].flatMap((p) => p.lines.filter((l) => l.includes('"request failed"')));
+  return lines.length ? `\nlast request failure logged by the API: ${lines.at(-1)!.slice(0, 3000)}` : '';
 }
 
 /** Polls until some release of `ids` has one of `statuses` (the moment to break something "mid-release"). */

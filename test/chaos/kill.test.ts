@@ -1,14 +1,13 @@
 // SIGKILL one Ferry process mid-release (release worker, writer, API): every release still ends, one commit each.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Cluster } from '../support/processes';
-import { assertExactlyOnce, FULL, inFlight, releaseApps, waitUntilAny } from './helpers';
+import type { Cluster } from '../support/processes';
+import { assertExactlyOnce, FULL, inFlight, releaseApps, startSplitCluster, waitUntilAny } from './helpers';
 
 const N = FULL ? 40 : 12;
 let cluster: Cluster;
 before(async () => {
-  cluster = await Cluster.start();
-  await Promise.all([cluster.spawn('api', ['api']), cluster.spawn('worker', ['release-worker']), cluster.spawn('writer', ['writer'])]);
+  cluster = await startSplitCluster();
 });
 after(async () => {
   await cluster?.stop();

@@ -4,14 +4,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { makeArtifact } from '../support/stack';
-import { Cluster } from '../support/processes';
-import { assertExactlyOnce, FULL, inFlight, releaseApps } from './helpers';
+import type { Cluster } from '../support/processes';
+import { assertExactlyOnce, FULL, inFlight, releaseApps, startSplitCluster } from './helpers';
 
 const N = FULL ? 30 : 8;
 let cluster: Cluster;
 before(async () => {
-  cluster = await Cluster.start({ ownPostgres: true });
-  await Promise.all([cluster.spawn('api', ['api']), cluster.spawn('worker', ['release-worker']), cluster.spawn('writer', ['writer'])]);
+  cluster = await startSplitCluster({ ownPostgres: true });
 });
 after(async () => {
   await cluster?.stop();

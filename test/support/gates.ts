@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import YAML from 'yaml';
 import { workflowBundle } from '../../worker/runtime';
-import { makeArtifact, type Stack } from './stack';
+import { fluxEvent, makeArtifact, type Stack } from './stack';
 
 /** Distinct principals for four-eyes and approver-list tests (FERRY_TOKENS_FILE). */
 export const PEOPLE = {
@@ -17,12 +17,15 @@ export const PEOPLE = {
 } as const;
 export type Person = keyof typeof PEOPLE;
 
-/** Writes FERRY_CONFIG and FERRY_TOKENS_FILE into a temp dir; returns the env for startStack. */
-export async function configEnv(environments: Record<string, unknown>, extra: Record<string, string> = {}): Promise<Record<string, string>> {
+/**
+ * Writes FERRY_CONFIG and FERRY_TOKENS_FILE into a temp dir; returns the env for startStack. `topLevel` holds the
+ * file's other keys (`clusters`, `reconcile`).
+ */
+export async function configEnv(environments: Record<string, unknown>, extra: Record<string, string> = {}, topLevel: Record<string, unknown> = {}): Promise<Record<string, string>> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-gates-config-'));
   const config = path.join(dir, 'ferry.yaml');
   const tokens = path.join(dir, 'tokens.yaml');
-  await fs.writeFile(config, YAML.stringify({ environments }));
+  await fs.writeFile(config, YAML.stringify({ ...topLevel, environments }));
   await fs.writeFile(tokens, YAML.stringify({ tokens: Object.entries(PEOPLE).map(([name, token]) => ({ name, token, roles: ['deployer', 'approver'] })) }));
   return { FERRY_CONFIG: config, FERRY_TOKENS_FILE: tokens, ...extra };
 }
@@ -76,4 +79,31 @@ export async function replayWorkflows(stack: Stack, workflowType: string, max = 
     if (replayed >= max) break;
   }
   return replayed;
+}
+
+/**
+ * Plays Flux for end-to-end tests: every release that reaches `reconciling` (optionally only one app in one env)
+ * gets a ReconciliationSucceeded event for its commit, once. Stop it before the stack.
+ */
+export function fluxResponder(stack: Stack, only?: { app: string; env: string }): { stop(): Promise<void> } {
+  let running = true;
+  const answered = new Set<string>();
+  const filter = only ? `&app=${encodeURIComponent(only.app)}&env=${encodeURIComponent(only.env)}` : '';
+  const loop = (async () => {
+    while (running) {
+      const r = await stack.api('GET', `/api/releases?status=reconciling&limit=200${filter}`);
+      for (const rel of r.body.items ?? []) {
+        if (answered.has(rel.gitopsCommit)) continue;
+        answered.add(rel.gitopsCommit);
+        await stack.postFlux(fluxEvent('ReconciliationSucceeded', rel.gitopsCommit));
+      }
+      await new Promise((res) => setTimeout(res, 150));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
 }

@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { callApi } from './http';
 import { signFluxBody } from '../../src/flux/signature';
 import { createTestDatabase, startPostgres, type PostgresHandle } from '../../server/postgres';
 import { startTemporal, type TemporalServerHandle } from '../../server/temporal-server';
@@ -26,6 +27,8 @@ export interface ClusterOptions {
   /** An embedded PostgreSQL of the cluster's own, which the test may stop (default: a database on the runner's server). */
   ownPostgres?: boolean;
   env?: Record<string, string>;
+  /** false: a Temporal dev server without a database file (in memory; it cannot be restarted with its state) */
+  temporalDbFile?: boolean;
 }
 
 const FINAL = ['succeeded', 'failed', 'timed-out', 'committed'];
@@ -68,7 +71,8 @@ export class Cluster {
   }
 
   async startTemporal(): Promise<void> {
-    this.temporalServer = await startTemporal({ dataDir: path.join(this.dir, 'temporal'), port: this.temporalPort, ui: false });
+    const dataDir = this.opts.temporalDbFile === false ? undefined : path.join(this.dir, 'temporal');
+    this.temporalServer = await startTemporal({ dataDir, port: this.temporalPort, ui: false });
     this.temporalAddress = this.temporalServer.address;
   }
 
@@ -88,12 +92,12 @@ export class Cluster {
   }
 
   /** Starts a Ferry process with the given roles and waits for its "ferry ready" line. */
-  async spawn(name: string, roles: Role[], env: Record<string, string> = {}): Promise<FerryProcess> {
+  async spawn(name: string, roles: Role[], env: Record<string, string> = {}, nodeArgs: string[] = [], attempt = 1): Promise<FerryProcess> {
     const earlier = this.procs.get(name);
     const lines = earlier?.lines ?? [];
     const from = lines.length;
     const dataDir = path.join(this.dir, `data-${name}`);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'server/main.ts'], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
@@ -124,7 +128,15 @@ export class Cluster {
     this.procs.set(name, proc);
     const deadline = Date.now() + 180_000;
     while (!lines.slice(from).some((l) => l.includes('"msg":"ferry ready"'))) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited during start (${child.exitCode ?? child.signalCode}):\n${lines.slice(from).slice(-30).join('\n')}`);
+      if (child.exitCode !== null || child.signalCode !== null) {
+        // The API's port was free when the cluster picked it, but the OS may since have handed it to another
+        // process (an outgoing connection of a parallel test, say): take another port, as an operator would.
+        if (roles.includes('api') && lines.slice(from).some((l) => l.includes('EADDRINUSE')) && attempt < 3) {
+          this.apiPort = await getFreePort();
+          return this.spawn(name, roles, env, nodeArgs, attempt + 1);
+        }
+        throw new Error(`${name} exited during start (${child.exitCode ?? child.signalCode}):\n${lines.slice(from).slice(-30).join('\n')}`);
+      }
       if (Date.now() > deadline) throw new Error(`${name} not ready after 180s:\n${lines.slice(from).slice(-30).join('\n')}`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -142,22 +154,8 @@ export class Cluster {
     return `http://127.0.0.1:${this.apiPort}${route}`;
   }
 
-  async api<T = any>(method: string, route: string, body?: unknown, o: { token?: string | null; timeoutMs?: number } = {}): Promise<{ status: number; body: T }> {
-    const headers: Record<string, string> = {};
-    if (o.token !== null) headers.authorization = `Bearer ${o.token ?? ADMIN_TOKEN}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(this.url(route), {
-      method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
-    });
-    const text = await res.text();
-    let parsed: any = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // keep text
-    }
-    return { status: res.status, body: parsed };
+  api<T = any>(method: string, route: string, body?: unknown, o: { token?: string | null; timeoutMs?: number } = {}): Promise<{ status: number; body: T }> {
+    return callApi<T>(`http://127.0.0.1:${this.apiPort}`, method, route, body, { ...o, timeoutMs: o.timeoutMs ?? 30_000 });
   }
 
   /** Like a CI job: retries on connection errors and 5xx until the deadline. */

@@ -13,9 +13,11 @@ import { createTestDatabase, startPostgres } from '../../server/postgres';
 import { resolveTemporalExecutable } from '../../server/tools';
 import { FERRY_SEARCH_ATTRIBUTES } from '../../workflows/definitions';
 import { installRuntime } from '../../worker/runtime';
+import { ADMIN_TOKEN, callApi } from './http';
 
 export const FLUX_SECRET = 'test-flux-secret';
-export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+// The admin token lives with the HTTP helper that sends it by default.
+export { ADMIN_TOKEN } from './http';
 
 export interface Stack {
   dir: string;
@@ -76,20 +78,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const ferry = await startFerry(config, { databaseUrl, temporalAddress: temporal.address, namespace: 'default' }, { adminToken: ADMIN_TOKEN, roles: opts.roles, log: opts.log ?? silentLogger });
   const url = ferry.url ?? '';
 
-  const api: Stack['api'] = async (method, route, body, o = {}) => {
-    const headers: Record<string, string> = { ...o.headers };
-    if (o.token !== null) headers.authorization = `Bearer ${o.token ?? ADMIN_TOKEN}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${url}${route}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
-    const text = await res.text();
-    let parsed: any = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON: keep the text
-    }
-    return { status: res.status, body: parsed };
-  };
+  const api: Stack['api'] = (method, route, body, o = {}) => callApi(url, method, route, body, o);
 
   const stack: Stack = {
     dir, temporal, databaseUrl, ferry, url, api,
