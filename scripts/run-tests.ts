@@ -6,6 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { startPostgres } from '../server/postgres';
 
+const TEST_TIMEOUT_MS = Number(process.env.FERRY_TEST_TIMEOUT_MS ?? 20 * 60_000);
+const RUN_TIMEOUT_MS = Number(process.env.FERRY_TEST_RUN_TIMEOUT_MS ?? 60 * 60_000);
+
 async function testFiles(root: string): Promise<string[]> {
   const entries = await fs.readdir(root, { withFileTypes: true, recursive: true });
   return entries
@@ -25,12 +28,30 @@ async function main(): Promise<number> {
   // 10 each; two files run at a time. PostgreSQL's default of 100 connections leaves too little headroom.
   const pg = await startPostgres({ databaseUrl: process.env.DATABASE_URL, dataDir, maxConnections: 400 });
   try {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
-      cwd: root,
-      stdio: 'inherit',
-      env: { ...process.env, FERRY_TEST_DATABASE_URL: pg.url },
-    });
-    return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+    // A test that hangs must fail with its name, not stall CI until its own limit. node applies --test-timeout to
+    // each file as a whole (and to each test in it); a file that finished its tests but keeps a handle open is made
+    // to exit; the whole run has RUN_TIMEOUT_MS.
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-force-exit', ...files],
+      { cwd: root, stdio: 'inherit', detached: true, env: { ...process.env, FERRY_TEST_DATABASE_URL: pg.url } },
+    );
+    const killGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        child.kill(signal);
+      }
+    };
+    const watchdog = setTimeout(() => {
+      process.stderr.write(`run-tests: the run took longer than ${RUN_TIMEOUT_MS / 60_000} min; killing it and every process it started\n`);
+      killGroup('SIGKILL');
+    }, RUN_TIMEOUT_MS);
+    // The runner has its own process group (so the watchdog can end everything it started); pass on Ctrl-C.
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => killGroup(s));
+    const code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+    clearTimeout(watchdog);
+    return code;
   } finally {
     await pg.stop();
     await fs.rm(dataDir, { recursive: true, force: true });

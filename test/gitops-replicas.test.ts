@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import type { WriteLease } from '../src/gitops/fence';
 import type { AppChange } from '../src/gitops/writer';
 import { createTestDatabase, startPostgres } from '../server/postgres';
 import { createPool, type Db, migrate } from '../src/store/db';
@@ -40,12 +41,16 @@ after(async () => {
 });
 
 describe('write lease', () => {
-  test('a second holder waits; tokens grow by one; a lease whose session died is reported lost', async () => {
+  test('a second holder waits; tokens grow by one; a lease whose session died is reported lost', async (t) => {
     const fence = pgWriteFence(db, 'test');
-    const a = await fence.acquire('repo-a#main');
+    // A lease holds a pool client; one left held when an assertion fails would make db.end() in after() wait forever.
+    const held: WriteLease[] = [];
+    t.after(() => Promise.all(held.map((l) => l.release().catch(() => undefined))));
+    const acquire = (key: string) => fence.acquire(key).then((l) => (held.push(l), l));
+    const a = await acquire('repo-a#main');
     let bGranted = false;
-    const bP = fence.acquire('repo-a#main').then((l) => ((bGranted = true), l));
-    const other = await fence.acquire('repo-b#main'); // other keys are independent
+    const bP = acquire('repo-a#main').then((l) => ((bGranted = true), l));
+    const other = await acquire('repo-b#main'); // other keys are independent
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(bGranted, false, 'second holder of the same key waits');
     await a.check();
@@ -56,14 +61,16 @@ describe('write lease', () => {
 
     // the session holding b dies (a crashed process, a dropped connection): check() must not pass
     // Only the session holding the advisory lock (b's): killing idle pool sessions too would break this pool.
+    // pg_locks spans the whole server, and other test files hold advisory locks in their own databases on it.
     const pid = (await db.query<{ pid: number }>(
-      `SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()`,
+      `SELECT DISTINCT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+        WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid() AND d.datname = current_database()`,
     )).rows.map((r) => r.pid);
     assert.equal(pid.length, 1, 'exactly one session holds the lease');
     for (const p of pid) await db.query('SELECT pg_terminate_backend($1)', [p]);
     await assert.rejects(b.check());
     await b.release();
-    const c = await fence.acquire('repo-a#main');
+    const c = await acquire('repo-a#main');
     assert.equal(c.token, b.token + 1n);
     await c.release();
   });
