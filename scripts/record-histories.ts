@@ -1,6 +1,7 @@
 // Records one history per workflow type and outcome from a real stack into test/histories/*.json, for the replay
 // check (test/workflow-replay.test.ts). Run it when a workflow type is added, and commit the files it writes:
 //   node --import tsx scripts/record-histories.ts
+// After a patched change to a workflow: node --import tsx scripts/record-histories.ts --tag <patch> --types <type>
 // Histories recorded by older code are never deleted: they are what running workflows look like after a deploy.
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -11,12 +12,27 @@ import { fluxEvent, makeArtifact, startStack, stopSharedTemporal, type Stack } f
 
 const OUT = path.resolve(__dirname, '../test/histories');
 
+// `--tag <change>` names the new files `<type>--<outcome>--<change>.json`, so a patched workflow gets fixtures of
+// its new path beside the old ones; `--types a,b` records only those workflow types. An existing file is never
+// overwritten (docs/versioning.md).
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const TAG = option('--tag');
+const TYPES = option('--types')?.split(',');
+
 async function save(stack: Stack, workflowId: string, name: string, opts: { running?: boolean } = {}): Promise<void> {
   const handle = stack.ferry.temporal.workflow.getHandle(workflowId);
   // Entity workflows (lanes) never end: their history so far is what a deploy must replay.
   if (!opts.running) await handle.result().catch(() => undefined);
   const desc = await handle.describe();
-  const file = path.join(OUT, `${desc.type}--${name}.json`);
+  if (TYPES && !TYPES.includes(desc.type)) return;
+  const file = path.join(OUT, `${desc.type}--${name}${TAG ? `--${TAG}` : ''}.json`);
+  if (await fs.stat(file).then(() => true, () => false)) {
+    process.stdout.write(`kept ${path.relative(process.cwd(), file)}: recorded histories are never overwritten\n`);
+    return;
+  }
   await fs.writeFile(file, `${JSON.stringify(encodeHistory(desc.type, workflowId, await handle.fetchHistory()), null, 1)}\n`);
   process.stdout.write(`recorded ${path.relative(process.cwd(), file)} (${workflowId})\n`);
 }
