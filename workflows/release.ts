@@ -35,23 +35,6 @@ const notifier = wf.proxyActivities<ReleaseActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
-// The same steps as local activities (patch 'local-bookkeeping'): they run inside the workflow task on the worker
-// that holds it, so the state mirror, joining the lane, rendering, freeze checks, reading stored Flux events and the
-// final notification cost no activity task and no extra workflow task each; only the commit (on the writer's own
-// queue) stays a remote activity. Same timeouts and retries as the remote versions above; a worker that dies
-// mid-way hands the workflow task to another one, which runs them again (they are idempotent, as before).
-const localBookkeeping = wf.proxyLocalActivities<ReleaseActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-const localSteps = wf.proxyLocalActivities<ReleaseActivities & LaneActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 60 },
-});
-const localNotifier = wf.proxyLocalActivities<ReleaseActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
-});
 
 // One activity call per target, each with its own retries: a target that is down delays nobody else.
 const targets = wf.proxyActivities<NotifyActivities>({
@@ -77,12 +60,6 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
   });
   const info = wf.workflowInfo();
-  // Decided once, before the first command, so one run never mixes the two kinds. Runs started before the patch
-  // replay with remote activities.
-  const local = wf.patched('local-bookkeeping');
-  const mirror = local ? localBookkeeping : bookkeeping;
-  const work = local ? localSteps : steps;
-  const announce = local ? localNotifier : notifier;
   const gates = input.gates ?? UNGATED;
   const now = () => new Date(Date.now()).toISOString();
   const state: ReleaseState = {
@@ -227,7 +204,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   async function record(): Promise<void> {
     state.updatedAt = now();
     state.seq += 1;
-    await mirror.recordState(state);
+    await bookkeeping.recordState(state);
   }
 
   async function enter(status: ReleaseStatus, message?: string, opts: { final?: boolean } = {}): Promise<void> {
@@ -237,7 +214,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     state.timeline.push({ status, at: state.updatedAt, ...(message ? { message } : {}) });
     wf.upsertSearchAttributes([{ key: FERRY_STATUS, value: status }]);
     state.seq += 1;
-    await mirror.recordState(state);
+    await bookkeeping.recordState(state);
   }
 
   async function finish(status: FinalStatus, message: string, error?: string): Promise<ReleaseState> {
@@ -255,7 +232,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     // The final state is recorded before this runs: a slow or broken target cannot hold the outcome back.
     notifyTargets('finished');
     try {
-      await announce.notifyRelease(state);
+      await notifier.notifyRelease(state);
     } catch (err) {
       // A notification target being down must never change how the release ended.
       wf.log.warn('notification failed', { releaseId: state.id, error: String(err) });
@@ -325,7 +302,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   await enter('pending', `requested by ${input.releasedBy} (${input.trigger})`);
   notifyTargets('started');
   try {
-    const ticket = await work.joinLane({ app: input.app, env: input.env, releaseId: input.releaseId, runId: info.runId, ordering: gates.ordering });
+    const ticket = await steps.joinLane({ app: input.app, env: input.env, releaseId: input.releaseId, runId: info.runId, ordering: gates.ordering });
     inLane = true;
     if (ticket.granted) granted = true;
     if (!granted && supersededBy === undefined) {
@@ -337,7 +314,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     if (supersededBy !== undefined) return await superseded();
 
     await enter('rendering');
-    const render = await work.renderRelease({ releaseId: input.releaseId, artifactId: input.artifactId, app: input.app, env: input.env });
+    const render = await steps.renderRelease({ releaseId: input.releaseId, artifactId: input.artifactId, app: input.app, env: input.env });
     if (supersededBy !== undefined) return await superseded();
 
     const rule = gates.approvals;
@@ -361,7 +338,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
 
     // Freeze windows are checked last, right before the commit: approvals may have taken days.
     while (gates.freezes.length > 0 && hotfix === undefined) {
-      const freeze = await work.checkFreeze({ windows: gates.freezes, at: now() });
+      const freeze = await steps.checkFreeze({ windows: gates.freezes, at: now() });
       if (!freeze.frozen) break;
       state.waiting = { kind: 'freeze', window: freeze.window, until: freeze.until, hotfixAllowed: gates.hotfixAllowed };
       await enter('frozen', `${freeze.window} freeze until ${freeze.until}`);
@@ -403,7 +380,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       nudge.requestReconcile({ cluster: c.name, at: now() }).catch((err) => wf.log.info('reconcile request failed', { cluster: c.name, error: String(err) }));
     }
     // Events that arrived before this release started waiting are stored; look at them first.
-    const history: FluxVerdict[] | FluxVerdict | null = await mirror.checkFluxHistory({ releaseId: input.releaseId, commit: commit.commit, since: state.createdAt, env: input.env });
+    const history: FluxVerdict[] | FluxVerdict | null = await bookkeeping.checkFluxHistory({ releaseId: input.releaseId, commit: commit.commit, since: state.createdAt, env: input.env });
     // Histories recorded before issue 6 hold a single verdict or null here.
     for (const v of Array.isArray(history) ? history : history ? [history] : []) accept(v);
     // Polling is the source of truth where Ferry can read the cluster: it races the webhook signals, so a lost
@@ -436,7 +413,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       changed = false;
       state.updatedAt = now();
       state.seq += 1;
-      await mirror.recordState(state);
+      await bookkeeping.recordState(state);
     }
     const settled = book.decided() !== undefined;
     deadline.cancel();
