@@ -18,6 +18,7 @@ import { createMetrics, type FerryMetrics } from '../src/metrics';
 import { ChartStore } from '../src/render/charts';
 import { createPool, type Db, migrate } from '../src/store/db';
 import { getRelease } from '../src/store/releases';
+import { useGitHelper } from '../src/gitops/git-helper';
 import { pgWriteFence } from '../src/store/writer-lease';
 import { createReleaseWorker } from '../worker/release-worker';
 import { installRuntime } from '../worker/runtime';
@@ -118,6 +119,8 @@ export async function startFerry(
 
     const workers: Worker[] = [];
     if (roles.releaseWorker || roles.writerWorker) {
+      // Registered first so it stops last: the writer and the reader run git until they close.
+      if (config.gitHelper) stops.push(useGitHelper());
       const native = await NativeConnection.connect({ address: services.temporalAddress });
       stops.push(() => native.close());
       const layout = { defaultRemote: gitopsRepo, byEnv: config.gitopsRepoByEnv };

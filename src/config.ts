@@ -25,6 +25,7 @@ const EnvSchema = z.object({
   FERRY_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   FERRY_FLUX_WEBHOOK_SECRET: z.string().optional(),
   FERRY_AWAIT_FLUX: bool.default(true),
+  FERRY_GIT_HELPER: bool.default(true),
   FERRY_FLUX_TIMEOUT: DurationSchema.default('15m'),
   FERRY_NOTIFY_WEBHOOK_URL: z.url().optional(),
   FERRY_MAX_BODY: z.string().regex(/^\d+(b|kb|mb)$/i).default('5mb'),
@@ -72,6 +73,8 @@ export interface FerryConfig {
   adminToken?: string;
   fluxWebhookSecret?: string;
   awaitFlux: boolean;
+  /** Run git commands from a small helper process instead of forking Ferry's own (src/gitops/git-helper.ts). */
+  gitHelper: boolean;
   fluxTimeout: string;
   notifyWebhookUrl?: string;
   maxBody: string;
@@ -166,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     adminToken: e.FERRY_ADMIN_TOKEN,
     fluxWebhookSecret: e.FERRY_FLUX_WEBHOOK_SECRET,
     awaitFlux: e.FERRY_AWAIT_FLUX,
+    gitHelper: e.FERRY_GIT_HELPER,
     fluxTimeout: e.FERRY_FLUX_TIMEOUT,
     notifyWebhookUrl: e.FERRY_NOTIFY_WEBHOOK_URL,
     maxBody: e.FERRY_MAX_BODY,

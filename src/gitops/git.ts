@@ -71,7 +71,23 @@ export function gitEnv(extra?: Record<string, string>): NodeJS.ProcessEnv {
 /** FERRY_GIT_TRACE=1 prints every git invocation with its duration to stderr. */
 const TRACE = process.env.FERRY_GIT_TRACE === '1';
 
+export type GitRunner = (args: readonly string[], opts: GitRunOptions) => Promise<GitRunResult>;
+let delegate: GitRunner | undefined;
+
+/**
+ * Routes every runGit call through `runner` (the git helper process, ./git-helper.ts) until called with undefined.
+ * Forking a large process costs milliseconds of blocked event loop per git command; a small helper forks instead.
+ */
+export function setGitRunner(runner: GitRunner | undefined): void {
+  delegate = runner;
+}
+
 export function runGit(args: readonly string[], opts: GitRunOptions = {}): Promise<GitRunResult> {
+  return delegate ? delegate(args, opts) : spawnGit(args, opts);
+}
+
+/** Runs git as a child of this process. */
+export function spawnGit(args: readonly string[], opts: GitRunOptions = {}): Promise<GitRunResult> {
   const okCodes = opts.okCodes ?? [0];
   const env = gitEnv(opts.env);
   if (opts.gitDir) env.GIT_DIR = opts.gitDir;
