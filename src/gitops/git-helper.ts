@@ -6,6 +6,9 @@
  *
  * If the helper dies, the commands it was running fail with an ordinary Error (the writer retries those like any
  * other failed git command) and the next command starts a new helper.
+ *
+ * git sees the helper's environment, which is this process's as it was when the helper started (plus each call's
+ * `env`): Ferry sets its environment before it starts.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import path from 'node:path';
@@ -112,7 +115,7 @@ export function startGitHelper(): GitHelper {
       stopping = true;
       const c = child;
       child = undefined;
-      if (!c || c.exitCode !== null) return;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return; // already gone: 'exit' failed what was pending
       await new Promise<void>((resolve) => {
         c.once('exit', () => resolve());
         busy(c); // to hear the exit
