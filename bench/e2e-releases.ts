@@ -19,11 +19,7 @@ import { Cluster } from '../test/support/processes';
 import { makeArtifact } from '../test/support/stack';
 import { cpuByComponent, pct } from './support/repo';
 import { machineDescription, writeDocSection } from './support/report';
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : def;
-}
+import { arg } from './support/args';
 
 const RATES = arg('rates', '1,2,5,10,20').split(',').map(Number);
 const SECONDS = Number(arg('seconds', '10'));

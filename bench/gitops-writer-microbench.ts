@@ -11,11 +11,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { runGit } from '../src/gitops/git';
 import { GitopsWriter } from '../src/gitops/writer';
+import { arg as textArg } from './support/args';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
+const arg = (name: string, def: number): number => Number(textArg(name, String(def)));
 
 const ENVS = ['staging', 'production'];
 

@@ -17,11 +17,8 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } 
 import { startTemporal } from '../server/temporal-server';
 import { cpuByComponent } from './support/repo';
 import { machineDescription } from './support/report';
+import { arg } from './support/args';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : def;
-}
 
 async function main(): Promise<void> {
   const seconds = Number(arg('seconds', '20'));
