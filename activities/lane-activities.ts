@@ -1,35 +1,136 @@
 import { type Client, WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
-import { laneWorkflowId } from '../src/release/types';
-import { FERRY_APP, FERRY_ENV, type LaneJoinResult, type LaneTicket, laneEnqueueUpdate } from '../workflows/definitions';
+import { laneWorkflowId, type ReleaseState } from '../src/release/types';
+import type { Db } from '../src/store/db';
+import { type LaneClaims, withLaneClaims } from '../src/store/lane-claims';
+import { recordReleaseState } from '../src/store/releases';
+import {
+  FERRY_APP, FERRY_ENV, type LaneJoinResult, type LaneTicket, laneEnqueueUpdate, laneLeaveSignal, laneStateQuery,
+} from '../workflows/definitions';
 import type { laneWorkflow } from '../workflows/lane';
 
 export interface LaneActivityDeps {
   temporal: Client;
+  db: Db;
   /** Queue the lane workflows run on (the release worker's). */
   taskQueue: string;
   eventsPerRun?: number;
   holderCheck?: string;
 }
 
-/** What release and lane workflows need from the Temporal client: a workflow cannot update-with-start another. */
+/**
+ * What release and lane workflows need from the Temporal client and PostgreSQL: a workflow cannot
+ * update-with-start another, and the lanes' fast path lives in PostgreSQL (docs/gates.md, "Ordering lanes").
+ */
 export function createLaneActivities(deps: LaneActivityDeps) {
+  type Where = { app: string; env: string };
+  const args = ({ app, env }: Where) => [{ app, env, eventsPerRun: deps.eventsPerRun, holderCheck: deps.holderCheck }] as [Parameters<typeof laneWorkflow>[0]];
+
+  /** Joins (starting it if needed) the lane workflow of app/env; the answer says whether the lane was free. */
+  function enqueue(where: Where, ticket: LaneTicket): Promise<LaneJoinResult> {
+    const start = new WithStartWorkflowOperation<typeof laneWorkflow>('laneWorkflow', {
+      workflowId: laneWorkflowId(where.app, where.env),
+      taskQueue: deps.taskQueue,
+      args: args(where),
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: [{ key: FERRY_APP, value: where.app }, { key: FERRY_ENV, value: where.env }],
+      staticSummary: `ordering lane of ${where.app} in ${where.env}`,
+    });
+    // The update id makes a retried join (activity timeout after the update landed) return the first answer.
+    return deps.temporal.workflow.executeUpdateWithStart(laneEnqueueUpdate, {
+      args: [ticket],
+      startWorkflowOperation: start,
+      updateId: `join:${ticket.releaseId}@${ticket.runId}`,
+    });
+  }
+
+  /**
+   * Whether the lane workflow holds or queues anyone but `except`. Asked when PostgreSQL cannot tell: for a lane
+   * first seen by the fast path (releases started before it existed join the workflow directly), and before a
+   * drained lane goes back to the fast path.
+   */
+  async function workflowBusy(where: Where, except?: { releaseId: string; runId: string }): Promise<boolean> {
+    let st;
+    try {
+      st = await deps.temporal.workflow.getHandle(laneWorkflowId(where.app, where.env)).query(laneStateQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+    const other = (e: { releaseId: string; runId: string }) => !except || e.releaseId !== except.releaseId || e.runId !== except.runId;
+    return (st.holder !== null && other(st.holder)) || st.queue.some(other);
+  }
+
+  /** Hands every member the lane workflow does not know yet to it, oldest first; returns the answer for `me`. */
+  async function handOver(where: Where, claims: LaneClaims, me: LaneTicket): Promise<LaneJoinResult> {
+    let answer: LaneJoinResult | undefined;
+    for (const m of [...claims.members]) {
+      const mine = m.releaseId === me.releaseId;
+      if (m.enqueued && !mine) continue;
+      const r = await enqueue(where, { releaseId: m.releaseId, runId: m.runId, ordering: m.ordering });
+      if (!m.enqueued) await claims.markEnqueued(m.releaseId);
+      if (mine) answer = r;
+    }
+    return answer!;
+  }
+
   return {
-    /** Joins (starting it if needed) the lane of app/env; the answer says whether the lane was free. */
-    async joinLane(input: LaneTicket & { app: string; env: string }): Promise<LaneJoinResult> {
+    /** Joins the lane workflow directly: the path of releases that started before the fast path existed. */
+    async joinLane(input: LaneTicket & Where): Promise<LaneJoinResult> {
       const { app, env, ...ticket } = input;
-      const start = new WithStartWorkflowOperation<typeof laneWorkflow>('laneWorkflow', {
-        workflowId: laneWorkflowId(app, env),
-        taskQueue: deps.taskQueue,
-        args: [{ app, env, eventsPerRun: deps.eventsPerRun, holderCheck: deps.holderCheck }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: [{ key: FERRY_APP, value: app }, { key: FERRY_ENV, value: env }],
-        staticSummary: `ordering lane of ${app} in ${env}`,
+      // Such a release is not a member in PostgreSQL, so the fast path must not bypass the workflow while it runs.
+      await withLaneClaims(deps.db, laneWorkflowId(app, env), (claims) => claims.escalated ? Promise.resolve() : claims.setEscalated(true));
+      return enqueue({ app, env }, ticket);
+    },
+
+    /**
+     * Records the release's state, then joins its lane. While nobody else is in the lane, the claim in PostgreSQL is
+     * the whole join: no lane workflow runs. A second release escalates the lane to its workflow (handOver).
+     */
+    async enterLane(input: LaneTicket & Where & { record?: ReleaseState }): Promise<LaneJoinResult> {
+      const { app, env, record, ...ticket } = input;
+      if (record) await recordReleaseState(deps.db, record);
+      const where = { app, env };
+      return withLaneClaims(deps.db, laneWorkflowId(app, env), async (claims) => {
+        if (claims.created && (await workflowBusy(where))) await claims.setEscalated(true);
+        const mine = claims.members.find((m) => m.releaseId === ticket.releaseId);
+        // Only one run of a release runs at a time: a claim of another run is stale.
+        if (mine && mine.runId !== ticket.runId) await claims.remove(mine.releaseId);
+        if (!claims.members.some((m) => m.releaseId === ticket.releaseId)) await claims.add(ticket);
+        if (!claims.escalated) {
+          if (claims.members.length === 1) return { granted: true, ahead: 0 };
+          await claims.setEscalated(true);
+        }
+        return handOver(where, claims, ticket);
       });
-      // The update id makes a retried join (activity timeout after the update landed) return the first answer.
-      return deps.temporal.workflow.executeUpdateWithStart(laneEnqueueUpdate, {
-        args: [ticket],
-        startWorkflowOperation: start,
-        updateId: `join:${ticket.releaseId}@${ticket.runId}`,
+    },
+
+    /** Records the release's state, then leaves its lane; the lane goes back to the fast path when it is empty. */
+    async exitLane(input: { app: string; env: string; releaseId: string; runId: string; record?: ReleaseState }): Promise<void> {
+      const { app, env, record, releaseId, runId } = input;
+      const where = { app, env };
+      await withLaneClaims(deps.db, laneWorkflowId(app, env), async (claims) => {
+        // In the lane's transaction: whoever sees the final status also sees the lane left.
+        if (record) await recordReleaseState(claims.client, record);
+        const mine = claims.members.find((m) => m.releaseId === releaseId);
+        if (mine && mine.runId === runId) await claims.remove(releaseId);
+        if (!claims.escalated) return;
+        // Signal-with-start: a leave that reaches the lane before this member's hand-over is remembered, so the
+        // late hand-over does not queue a release that has gone.
+        await deps.temporal.workflow.signalWithStart<typeof laneWorkflow, [{ releaseId: string; runId: string }]>('laneWorkflow', {
+          workflowId: laneWorkflowId(app, env),
+          taskQueue: deps.taskQueue,
+          args: args(where),
+          signal: laneLeaveSignal,
+          signalArgs: [{ releaseId, runId }],
+          typedSearchAttributes: [{ key: FERRY_APP, value: app }, { key: FERRY_ENV, value: env }],
+          staticSummary: `ordering lane of ${app} in ${env}`,
+        });
+        // Every member of an escalated lane was handed to the workflow and answered, so a workflow that holds and
+        // queues nobody has let all of them go: the rows left are of releases it found no longer running. The lane
+        // goes back to the fast path.
+        if (await workflowBusy(where, { releaseId, runId })) return;
+        for (const m of [...claims.members]) await claims.remove(m.releaseId);
+        await claims.setEscalated(false);
       });
     },
 

@@ -84,7 +84,9 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
       await recordReleaseState(db, state);
     },
 
-    async renderRelease(input: { releaseId: string; artifactId: string; app: string; env: string }): Promise<{ files: string[]; digest: string }> {
+    /** `record` is the release's state to mirror first (the lanes' fast path folds that task into this one). */
+    async renderRelease(input: { releaseId: string; artifactId: string; app: string; env: string; record?: ReleaseState }): Promise<{ files: string[]; digest: string }> {
+      if (input.record) await recordReleaseState(db, input.record);
       const stored = await getArtifact(db, input.artifactId);
       if (!stored) throw contentError(`artifact "${input.artifactId}" does not exist`);
       // A preview's release app is `<app>-<branch>`, so its file is found by the name it releases under.

@@ -62,7 +62,12 @@ async function main(): Promise<void> {
     await save(stack, `flux-event:${event.body.id}`, 'settled');
     await save(stack, `artifact:${ok.artifactId}`, 'stored');
     await save(stack, `auto-promote:production:${ok.id}`, 'no-env-file');
-    await save(stack, 'lane:recorded:staging', 'one-release', { running: true });
+    // A lone release takes the lanes' fast path and starts no lane workflow (docs/gates.md); two at once do.
+    const pair = await Promise.all([release(stack, 'recorded-pair'), release(stack, 'recorded-pair')]);
+    const rows = await Promise.all(pair.map((p) => stack.waitForRelease(p.id, ['timed-out', 'succeeded', 'failed'], 60_000)));
+    const queued = rows.find((r) => r.timeline.some((t: { status: string }) => t.status === 'queued'));
+    if (queued) await save(stack, queued.id, 'queued-timed-out');
+    await save(stack, 'lane:recorded-pair:staging', 'two-releases', { running: true });
     const cleanup = await stack.api('POST', '/api/events/branch-deleted', { repository: 'acme/shop', branch: 'feature/gone' });
     if (cleanup.status !== 202) throw new Error(JSON.stringify(cleanup.body));
     await save(stack, cleanup.body.workflowId ?? cleanup.body.id, 'nothing-to-remove');

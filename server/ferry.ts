@@ -150,7 +150,7 @@ export async function startFerry(
           connection: native, namespace: services.namespace, taskQueue: config.taskQueue,
           deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, reconcile, render: { helm, kustomize, charts }, allowClusterScoped: config.allowClusterScoped, environments: config.environments },
           policyDeps: { starter, mainBranch: config.mainBranch, log },
-          lanes: { temporal, taskQueue: config.taskQueue, eventsPerRun: config.laneEventsPerRun, holderCheck: config.laneHolderCheck },
+          lanes: { temporal, db, taskQueue: config.taskQueue, eventsPerRun: config.laneEventsPerRun, holderCheck: config.laneHolderCheck },
           promote: promoter,
           rollback: rollbacker,
           metrics, shutdownGraceTime: grace,

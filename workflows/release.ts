@@ -26,7 +26,7 @@ const steps = wf.proxyActivities<ReleaseActivities & LaneActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 60 },
 });
-const bookkeeping = wf.proxyActivities<ReleaseActivities>({
+const bookkeeping = wf.proxyActivities<ReleaseActivities & LaneActivities>({
   startToCloseTimeout: '30 seconds',
   // The mirror in PostgreSQL must eventually be written, even across a long database outage.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
@@ -87,6 +87,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     finishedAt: null,
   };
   const decisions = state.decisions as Decision[];
+  // Runs started before the lanes' fast path keep their lane workflow and their separate bookkeeping tasks.
+  const fastPath = wf.patched('lane-fast-path');
   // Ordering lane: joined first, left when the release ends.
   const lane = laneWorkflowId(input.app, input.env);
   let inLane = false;
@@ -207,20 +209,35 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     await bookkeeping.recordState(state);
   }
 
-  async function enter(status: ReleaseStatus, message?: string, opts: { final?: boolean } = {}): Promise<void> {
+  /** Moves to `status` in the workflow; the mirror in PostgreSQL is written by whoever calls this. */
+  function become(status: ReleaseStatus, message?: string, opts: { final?: boolean } = {}): void {
     state.status = status;
     state.updatedAt = now();
     if (opts.final) state.finishedAt = state.updatedAt;
     state.timeline.push({ status, at: state.updatedAt, ...(message ? { message } : {}) });
     wf.upsertSearchAttributes([{ key: FERRY_STATUS, value: status }]);
     state.seq += 1;
+  }
+
+  async function enter(status: ReleaseStatus, message?: string, opts: { final?: boolean } = {}): Promise<void> {
+    become(status, message, opts);
     await bookkeeping.recordState(state);
+  }
+
+  /**
+   * A final state is recorded before anything else happens (auto-promotion, rollback, notifications). With the lanes'
+   * fast path the same activity also leaves the lane: one task instead of two.
+   */
+  async function enterFinal(status: ReleaseStatus, message: string): Promise<void> {
+    if (!fastPath || !inLane) return enter(status, message, { final: true });
+    become(status, message, { final: true });
+    await leaveLane(true);
   }
 
   async function finish(status: FinalStatus, message: string, error?: string): Promise<ReleaseState> {
     if (error) state.error = error;
     state.waiting = null;
-    await enter(status, message, { final: true });
+    await enterFinal(status, message);
     return await wrapUp(status === 'succeeded');
   }
 
@@ -241,9 +258,14 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     return state;
   }
 
-  async function leaveLane(): Promise<void> {
+  async function leaveLane(record = false): Promise<void> {
     if (!inLane) return;
     inLane = false;
+    if (fastPath) {
+      // Retried until it succeeds: a lane left behind would hold the releases queued after this one.
+      await bookkeeping.exitLane({ app: input.app, env: input.env, releaseId: input.releaseId, runId: info.runId, ...(record ? { record: state } : {}) });
+      return;
+    }
     try {
       await wf.getExternalWorkflowHandle(lane).signal(laneLeaveSignal, { releaseId: input.releaseId, runId: info.runId });
     } catch (err) {
@@ -299,10 +321,14 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
 
   const superseded = () => finish('superseded', `superseded by ${supersededBy} before it committed`);
 
-  await enter('pending', `requested by ${input.releasedBy} (${input.trigger})`);
+  const requested = `requested by ${input.releasedBy} (${input.trigger})`;
+  const ticketOf = { app: input.app, env: input.env, releaseId: input.releaseId, runId: info.runId, ordering: gates.ordering };
+  if (!fastPath) await enter('pending', requested);
+  else become('pending', requested);
   notifyTargets('started');
   try {
-    const ticket = await steps.joinLane({ app: input.app, env: input.env, releaseId: input.releaseId, runId: info.runId, ordering: gates.ordering });
+    // The fast path records `pending` in the same activity that joins the lane.
+    const ticket = fastPath ? await steps.enterLane({ ...ticketOf, record: state }) : await steps.joinLane(ticketOf);
     inLane = true;
     if (ticket.granted) granted = true;
     if (!granted && supersededBy === undefined) {
@@ -313,8 +339,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     }
     if (supersededBy !== undefined) return await superseded();
 
-    await enter('rendering');
-    const render = await steps.renderRelease({ releaseId: input.releaseId, artifactId: input.artifactId, app: input.app, env: input.env });
+    const renderInput = { releaseId: input.releaseId, artifactId: input.artifactId, app: input.app, env: input.env };
+    if (!fastPath) await enter('rendering');
+    else become('rendering');
+    // The fast path records `rendering` in the rendering activity itself.
+    const render = await steps.renderRelease(fastPath ? { ...renderInput, record: state } : renderInput);
     if (supersededBy !== undefined) return await superseded();
 
     const rule = gates.approvals;
@@ -349,8 +378,13 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
 
     if (supersededBy !== undefined) return await superseded();
     committing = true;
-    await enter('committing', `${Object.keys(render.files).length} files, digest ${render.digest.slice(0, 12)}`);
-    const commit = await writer.commitRelease({
+    const committingMessage = `${Object.keys(render.files).length} files, digest ${render.digest.slice(0, 12)}`;
+    if (!fastPath) await enter('committing', committingMessage);
+    else become('committing', committingMessage);
+    // The fast path mirrors `committing` while the writer works: the mirror keeps the highest seq of a run, and the
+    // writer's own record of the pushed commit survives the later upsert (src/store/releases.ts).
+    const mirrored = fastPath ? bookkeeping.recordState(state) : Promise.resolve();
+    const [, commit] = await Promise.all([mirrored, writer.commitRelease({
       releaseId: input.releaseId,
       app: input.app,
       env: input.env,
@@ -363,14 +397,18 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       ...(input.promotedFrom ? { promotedFrom: input.promotedFrom } : {}),
       ...(approvals().length ? { approvedBy: approvals().map((d) => d.by) } : {}),
       ...(hotfix ? { hotfixBy: hotfix.by } : {}),
-    });
+    })]);
     state.gitopsCommit = commit.commit;
     if (commit.status === 'unchanged') {
       return await finish('succeeded', `the GitOps repository already had these manifests at ${commit.commit.slice(0, 12)}; nothing to commit`);
     }
     // Deployments that do not await Flux end here: committed is their successful final state.
-    await enter('committed', `${commit.status === 'already-committed' ? 'found existing commit' : 'pushed'} ${commit.commit}`, { final: !input.awaitFlux });
-    if (!input.awaitFlux) return await wrapUp(true);
+    const pushed = `${commit.status === 'already-committed' ? 'found existing commit' : 'pushed'} ${commit.commit}`;
+    if (!input.awaitFlux) {
+      await enterFinal('committed', pushed);
+      return await wrapUp(true);
+    }
+    await enter('committed', pushed);
 
     const clusterNames = rc.clusters.map((c) => c.name).join(', ');
     await enter('reconciling', `waiting up to ${input.fluxTimeout} for Flux${clusterNames ? ` on ${clusterNames}` : ''}`);

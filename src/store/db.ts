@@ -3,6 +3,8 @@ import path from 'node:path';
 import pg from 'pg';
 
 export type Db = pg.Pool;
+/** A pool or one of its checked-out clients (inside a transaction). */
+export type Queryable = pg.Pool | pg.PoolClient;
 
 export function createPool(url: string, max = 10): Db {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5_000 });

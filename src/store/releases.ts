@@ -1,4 +1,4 @@
-import type { Db } from './db';
+import type { Db, Queryable } from './db';
 import type { ClusterVerdict } from '../reconcile/verdicts';
 import type { Decision, ReleaseState, ReleaseStatus, ReleaseTrigger, TimelineEntry, Waiting } from '../release/types';
 
@@ -46,7 +46,7 @@ const ENDED = `('succeeded', 'failed', 'timed-out', 'rejected', 'expired', 'supe
  * an older state never overwrites a newer one); a new run of the same release (a failed release started again)
  * takes the row over only once the previous run has ended.
  */
-export async function recordReleaseState(db: Db, s: ReleaseState): Promise<void> {
+export async function recordReleaseState(db: Queryable, s: ReleaseState): Promise<void> {
   await db.query(
     `INSERT INTO releases (id, app, env, artifact_id, sha, branch, trigger, released_by, status, gitops_commit, flux_status, error, timeline, run_id, seq, created_at, updated_at,
        flux_outcome, flux_clusters, decisions, waiting, rollback_of, promoted_from, finished_at)

@@ -1,0 +1,78 @@
+import type pg from 'pg';
+import type { Db } from './db';
+
+export type LaneOrdering = 'queue' | 'supersede';
+
+export interface LaneMember {
+  releaseId: string;
+  runId: string;
+  ordering: LaneOrdering;
+  /** The lane workflow knows this member. */
+  enqueued: boolean;
+}
+
+/** One lane's rows, read and changed under the lane's row lock. */
+export interface LaneClaims {
+  /** The transaction's session: what is written through it commits or rolls back with the lane's changes. */
+  readonly client: pg.PoolClient;
+  /** The lane's row was created by this transaction: nothing in PostgreSQL says what its workflow holds. */
+  readonly created: boolean;
+  readonly escalated: boolean;
+  /** Oldest first. */
+  readonly members: readonly LaneMember[];
+  add(m: Omit<LaneMember, 'enqueued'>): Promise<void>;
+  remove(releaseId: string): Promise<void>;
+  setEscalated(escalated: boolean): Promise<void>;
+  markEnqueued(releaseId: string): Promise<void>;
+}
+
+/**
+ * Runs `fn` in one transaction that holds the lane's row lock, so joins and leaves of one lane never interleave.
+ * `fn` may call Temporal while it holds the lock: an escalation must hand the members over before anyone else joins.
+ * Anything `fn` throws rolls every change back.
+ */
+export async function withLaneClaims<T>(db: Db, lane: string, fn: (claims: LaneClaims) => Promise<T>): Promise<T> {
+  const client: pg.PoolClient = await db.connect();
+  try {
+    await client.query('BEGIN');
+    const inserted = await client.query('INSERT INTO lanes (lane) VALUES ($1) ON CONFLICT (lane) DO NOTHING RETURNING lane', [lane]);
+    const row = await client.query<{ escalated: boolean }>('SELECT escalated FROM lanes WHERE lane = $1 FOR UPDATE', [lane]);
+    let escalated = row.rows[0]!.escalated;
+    const members = (await client.query<{ release_id: string; run_id: string; ordering: LaneOrdering; enqueued: boolean }>(
+      'SELECT release_id, run_id, ordering, enqueued FROM lane_members WHERE lane = $1 ORDER BY seq', [lane],
+    )).rows.map((r) => ({ releaseId: r.release_id, runId: r.run_id, ordering: r.ordering, enqueued: r.enqueued }));
+    const claims: LaneClaims = {
+      client,
+      created: inserted.rowCount === 1,
+      get escalated() { return escalated; },
+      members,
+      async add(m) {
+        await client.query('INSERT INTO lane_members (lane, release_id, run_id, ordering) VALUES ($1, $2, $3, $4)', [lane, m.releaseId, m.runId, m.ordering]);
+        members.push({ ...m, enqueued: false });
+      },
+      async remove(releaseId) {
+        await client.query('DELETE FROM lane_members WHERE lane = $1 AND release_id = $2', [lane, releaseId]);
+        const at = members.findIndex((m) => m.releaseId === releaseId);
+        if (at >= 0) members.splice(at, 1);
+      },
+      async setEscalated(value) {
+        await client.query('UPDATE lanes SET escalated = $2 WHERE lane = $1', [lane, value]);
+        escalated = value;
+      },
+      async markEnqueued(releaseId) {
+        await client.query('UPDATE lane_members SET enqueued = true WHERE lane = $1 AND release_id = $2', [lane, releaseId]);
+        const m = members.find((x) => x.releaseId === releaseId);
+        if (m) m.enqueued = true;
+      },
+    };
+    const result = await fn(claims);
+    await client.query('COMMIT');
+    client.release();
+    return result;
+  } catch (err) {
+    // A session that cannot even roll back is broken: it leaves the pool instead of going back to it.
+    const broken = await client.query('ROLLBACK').then(() => undefined, (e: Error) => e);
+    client.release(broken);
+    throw err;
+  }
+}
