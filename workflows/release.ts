@@ -381,10 +381,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     const committingMessage = `${Object.keys(render.files).length} files, digest ${render.digest.slice(0, 12)}`;
     if (!fastPath) await enter('committing', committingMessage);
     else become('committing', committingMessage);
-    // The fast path mirrors `committing` while the writer works: the mirror keeps the highest seq of a run, and the
-    // writer's own record of the pushed commit survives the later upsert (src/store/releases.ts).
-    const mirrored = fastPath ? bookkeeping.recordState(state) : Promise.resolve();
-    const [, commit] = await Promise.all([mirrored, writer.commitRelease({
+    // The fast path has the writer mirror `committing` before it writes.
+    const commit = await writer.commitRelease({
       releaseId: input.releaseId,
       app: input.app,
       env: input.env,
@@ -397,7 +395,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       ...(input.promotedFrom ? { promotedFrom: input.promotedFrom } : {}),
       ...(approvals().length ? { approvedBy: approvals().map((d) => d.by) } : {}),
       ...(hotfix ? { hotfixBy: hotfix.by } : {}),
-    })]);
+      ...(fastPath ? { record: state } : {}),
+    });
     state.gitopsCommit = commit.commit;
     if (commit.status === 'unchanged') {
       return await finish('succeeded', `the GitOps repository already had these manifests at ${commit.commit.slice(0, 12)}; nothing to commit`);
