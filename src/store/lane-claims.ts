@@ -3,6 +3,8 @@ import type { Db } from './db';
 
 export type LaneOrdering = 'queue' | 'supersede';
 
+const LOCK_TIMEOUT = '30s';
+
 export interface LaneMember {
   releaseId: string;
   runId: string;
@@ -34,16 +36,21 @@ export interface LaneClaims {
 export async function withLaneClaims<T>(db: Db, lane: string, fn: (claims: LaneClaims) => Promise<T>): Promise<T> {
   const client: pg.PoolClient = await db.connect();
   try {
-    await client.query('BEGIN');
-    const inserted = await client.query('INSERT INTO lanes (lane) VALUES ($1) ON CONFLICT (lane) DO NOTHING RETURNING lane', [lane]);
-    const row = await client.query<{ escalated: boolean }>('SELECT escalated FROM lanes WHERE lane = $1 FOR UPDATE', [lane]);
+    // A join or leave stuck behind an escalation whose Temporal calls hang gives up and is retried as an activity,
+    // rather than piling up sessions. One round trip for both statements (simple query protocol).
+    await client.query(`BEGIN; SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+    // The upsert takes the row lock as SELECT ... FOR UPDATE would; xmax = 0 only on a row this statement inserted.
+    const row = await client.query<{ escalated: boolean; created: boolean }>(
+      'INSERT INTO lanes (lane) VALUES ($1) ON CONFLICT (lane) DO UPDATE SET lane = EXCLUDED.lane RETURNING escalated, (xmax = 0) AS created', [lane],
+    );
     let escalated = row.rows[0]!.escalated;
+    // A statement of its own, so that its snapshot is taken after the lock was granted and sees the last holder's rows.
     const members = (await client.query<{ release_id: string; run_id: string; ordering: LaneOrdering; enqueued: boolean }>(
       'SELECT release_id, run_id, ordering, enqueued FROM lane_members WHERE lane = $1 ORDER BY seq', [lane],
     )).rows.map((r) => ({ releaseId: r.release_id, runId: r.run_id, ordering: r.ordering, enqueued: r.enqueued }));
     const claims: LaneClaims = {
       client,
-      created: inserted.rowCount === 1,
+      created: row.rows[0]!.created,
       get escalated() { return escalated; },
       members,
       async add(m) {
