@@ -47,12 +47,14 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
   const perAppLayout = Object.values(deps.environments?.environments ?? {}).some((e) => e.fluxKustomization?.enabled);
 
   /**
-   * The app's own Kustomization when the release polling is in an environment with per-app Kustomizations. The
-   * workflow passes only cluster and commit (recorded histories fix that input); the release is the workflow this
-   * activity runs for, since a release's id is its workflow id.
+   * The app's own Kustomization when the release polling is in an environment with per-app Kustomizations. Releases
+   * on the lanes' fast path name their app and env; older ones passed only cluster and commit, and for them the
+   * release is the workflow this activity runs for, since a release's id is its workflow id.
    */
-  async function ownKustomization(): Promise<{ namespace: string; name: string } | undefined> {
-    if (!perAppLayout || !deps.db) return undefined;
+  async function ownKustomization(where?: { app: string; env: string }): Promise<{ namespace: string; name: string } | undefined> {
+    if (!perAppLayout) return undefined;
+    if (where) return appKustomizationRef(fluxKustomizationOf(deps.environments, where.env), where.env, where.app);
+    if (!deps.db) return undefined;
     let releaseId: string | undefined;
     try {
       releaseId = Context.current().info.workflowExecution?.workflowId;
@@ -70,12 +72,12 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
      * Returns a terminal verdict for the commit, or throws a BENIGN retryable failure while Flux has not decided yet;
      * the workflow bounds the retries with its Flux timeout.
      */
-    async pollCluster(input: { cluster: string; commit: string }): Promise<ClusterVerdict> {
+    async pollCluster(input: { cluster: string; commit: string; app?: string; env?: string }): Promise<ClusterVerdict> {
       const api = apiFor(input.cluster);
       const cfg = reconcile.file.clusters[input.cluster];
       const covers = async (sha: string) => sha === input.commit || (await git.isAncestor(input.commit, sha));
       const verdicts: PollVerdict[] = [];
-      const own = await ownKustomization();
+      const own = await ownKustomization(input.app !== undefined && input.env !== undefined ? { app: input.app, env: input.env } : undefined);
       for (const k of own ? [own] : cfg.kustomizations ?? DEFAULT_KUSTOMIZATIONS) {
         try {
           verdicts.push(await evaluateKustomization(await api.get('Kustomization', k.namespace, k.name), covers));

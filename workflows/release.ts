@@ -431,7 +431,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       });
       for (const c of rc.clusters) {
         if (!c.poll) continue;
-        polls.run(() => poller.pollCluster({ cluster: c.name, commit: commit.commit })).then(accept, (err) => {
+        polls.run(() => poller.pollCluster({ cluster: c.name, commit: commit.commit, ...(fastPath ? { app: input.app, env: input.env } : {}) })).then(accept, (err) => {
           if (!wf.isCancellation(err)) wf.log.info('polling gave up', { cluster: c.name, error: String(err) });
         });
       }
