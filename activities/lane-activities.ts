@@ -23,18 +23,18 @@ export interface LaneActivityDeps {
  */
 export function createLaneActivities(deps: LaneActivityDeps) {
   type Where = { app: string; env: string };
-  const args = ({ app, env }: Where) => [{ app, env, eventsPerRun: deps.eventsPerRun, holderCheck: deps.holderCheck }] as [Parameters<typeof laneWorkflow>[0]];
+  /** How a lane workflow is started, by a join (update-with-start) or a leave (signal-with-start). */
+  const laneStart = ({ app, env }: Where) => ({
+    workflowId: laneWorkflowId(app, env),
+    taskQueue: deps.taskQueue,
+    args: [{ app, env, eventsPerRun: deps.eventsPerRun, holderCheck: deps.holderCheck }] as [Parameters<typeof laneWorkflow>[0]],
+    typedSearchAttributes: [{ key: FERRY_APP, value: app }, { key: FERRY_ENV, value: env }],
+    staticSummary: `ordering lane of ${app} in ${env}`,
+  });
 
   /** Joins (starting it if needed) the lane workflow of app/env; the answer says whether the lane was free. */
   function enqueue(where: Where, ticket: LaneTicket): Promise<LaneJoinResult> {
-    const start = new WithStartWorkflowOperation<typeof laneWorkflow>('laneWorkflow', {
-      workflowId: laneWorkflowId(where.app, where.env),
-      taskQueue: deps.taskQueue,
-      args: args(where),
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      typedSearchAttributes: [{ key: FERRY_APP, value: where.app }, { key: FERRY_ENV, value: where.env }],
-      staticSummary: `ordering lane of ${where.app} in ${where.env}`,
-    });
+    const start = new WithStartWorkflowOperation<typeof laneWorkflow>('laneWorkflow', { ...laneStart(where), workflowIdConflictPolicy: 'USE_EXISTING' });
     // The update id makes a retried join (activity timeout after the update landed) return the first answer.
     return deps.temporal.workflow.executeUpdateWithStart(laneEnqueueUpdate, {
       args: [ticket],
@@ -117,13 +117,7 @@ export function createLaneActivities(deps: LaneActivityDeps) {
         // Signal-with-start: a leave that reaches the lane before this member's hand-over is remembered, so the
         // late hand-over does not queue a release that has gone.
         await deps.temporal.workflow.signalWithStart<typeof laneWorkflow, [{ releaseId: string; runId: string }]>('laneWorkflow', {
-          workflowId: laneWorkflowId(app, env),
-          taskQueue: deps.taskQueue,
-          args: args(where),
-          signal: laneLeaveSignal,
-          signalArgs: [{ releaseId, runId }],
-          typedSearchAttributes: [{ key: FERRY_APP, value: app }, { key: FERRY_ENV, value: env }],
-          staticSummary: `ordering lane of ${app} in ${env}`,
+          ...laneStart(where), signal: laneLeaveSignal, signalArgs: [{ releaseId, runId }],
         });
         // Every member of an escalated lane was handed to the workflow and answered, so a workflow that holds and
         // queues nobody has let all of them go: the rows left are of releases it found no longer running. The lane
