@@ -35,6 +35,22 @@ const notifier = wf.proxyActivities<ReleaseActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
+// The same three as local activities (the `local-release-steps` path): they run in the release worker while its
+// workflow task is open and are recorded as markers, so a step costs the server no activity task and no extra
+// workflow task. Same timeouts and retries; a local activity that keeps failing backs off on a server timer.
+// The GitOps write never runs locally: it must stay on the writer's own task queue.
+const localSteps = wf.proxyLocalActivities<ReleaseActivities & LaneActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 60 },
+});
+const localBookkeeping = wf.proxyLocalActivities<ReleaseActivities & LaneActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+const localNotifier = wf.proxyLocalActivities<ReleaseActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
 
 // One activity call per target, each with its own retries: a target that is down delays nobody else.
 const targets = wf.proxyActivities<NotifyActivities>({
@@ -89,6 +105,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   const decisions = state.decisions as Decision[];
   // Runs started before the lanes' fast path keep their lane workflow and their separate bookkeeping tasks.
   const fastPath = wf.patched('lane-fast-path');
+  // Runs started before `local-release-steps` run their lane, render, mirror and notify steps as activity tasks.
+  const local = fastPath && wf.patched('local-release-steps');
+  const step = local ? localSteps : steps;
+  const keep = local ? localBookkeeping : bookkeeping;
+  const tell = local ? localNotifier : notifier;
   // Ordering lane: joined first, left when the release ends.
   const lane = laneWorkflowId(input.app, input.env);
   let inLane = false;
@@ -215,13 +236,15 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     state.updatedAt = now();
     if (opts.final) state.finishedAt = state.updatedAt;
     state.timeline.push({ status, at: state.updatedAt, ...(message ? { message } : {}) });
-    wf.upsertSearchAttributes([{ key: FERRY_STATUS, value: status }]);
+    // With local steps, `pending` (set when the run started) and `rendering` (inside the first workflow task, so
+    // never visible in between) would be upserts nobody can observe.
+    if (!local || (status !== 'pending' && status !== 'rendering')) wf.upsertSearchAttributes([{ key: FERRY_STATUS, value: status }]);
     state.seq += 1;
   }
 
   async function enter(status: ReleaseStatus, message?: string, opts: { final?: boolean } = {}): Promise<void> {
     become(status, message, opts);
-    await bookkeeping.recordState(state);
+    await keep.recordState(state);
   }
 
   /**
@@ -249,7 +272,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     // The final state is recorded before this runs: a slow or broken target cannot hold the outcome back.
     notifyTargets('finished');
     try {
-      await notifier.notifyRelease(state);
+      await tell.notifyRelease(state);
     } catch (err) {
       // A notification target being down must never change how the release ended.
       wf.log.warn('notification failed', { releaseId: state.id, error: String(err) });
@@ -263,7 +286,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     inLane = false;
     if (fastPath) {
       // Retried until it succeeds: a lane left behind would hold the releases queued after this one.
-      await bookkeeping.exitLane({ app: input.app, env: input.env, releaseId: input.releaseId, runId: info.runId, ...(record ? { record: state } : {}) });
+      await keep.exitLane({ app: input.app, env: input.env, releaseId: input.releaseId, runId: info.runId, ...(record ? { record: state } : {}) });
       return;
     }
     try {
@@ -328,7 +351,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   notifyTargets('started');
   try {
     // The fast path records `pending` in the same activity that joins the lane.
-    const ticket = fastPath ? await steps.enterLane({ ...ticketOf, record: state }) : await steps.joinLane(ticketOf);
+    const ticket = fastPath ? await step.enterLane({ ...ticketOf, record: state }) : await steps.joinLane(ticketOf);
     inLane = true;
     if (ticket.granted) granted = true;
     if (!granted && supersededBy === undefined) {
@@ -343,7 +366,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     if (!fastPath) await enter('rendering');
     else become('rendering');
     // The fast path records `rendering` in the rendering activity itself.
-    const render = await steps.renderRelease(fastPath ? { ...renderInput, record: state } : renderInput);
+    const render = await step.renderRelease(fastPath ? { ...renderInput, record: state } : renderInput);
     if (supersededBy !== undefined) return await superseded();
 
     const rule = gates.approvals;
@@ -367,7 +390,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
 
     // Freeze windows are checked last, right before the commit: approvals may have taken days.
     while (gates.freezes.length > 0 && hotfix === undefined) {
-      const freeze = await steps.checkFreeze({ windows: gates.freezes, at: now() });
+      const freeze = await step.checkFreeze({ windows: gates.freezes, at: now() });
       if (!freeze.frozen) break;
       state.waiting = { kind: 'freeze', window: freeze.window, until: freeze.until, hotfixAllowed: gates.hotfixAllowed };
       await enter('frozen', `${freeze.window} freeze until ${freeze.until}`);
@@ -417,7 +440,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       nudge.requestReconcile({ cluster: c.name, at: now() }).catch((err) => wf.log.info('reconcile request failed', { cluster: c.name, error: String(err) }));
     }
     // Events that arrived before this release started waiting are stored; look at them first.
-    const history: FluxVerdict[] | FluxVerdict | null = await bookkeeping.checkFluxHistory({ releaseId: input.releaseId, commit: commit.commit, since: state.createdAt, env: input.env });
+    const history: FluxVerdict[] | FluxVerdict | null = await keep.checkFluxHistory({ releaseId: input.releaseId, commit: commit.commit, since: state.createdAt, env: input.env });
     // Histories recorded before issue 6 hold a single verdict or null here.
     for (const v of Array.isArray(history) ? history : history ? [history] : []) accept(v);
     // Polling is the source of truth where Ferry can read the cluster: it races the webhook signals, so a lost
@@ -450,7 +473,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       changed = false;
       state.updatedAt = now();
       state.seq += 1;
-      await bookkeeping.recordState(state);
+      await keep.recordState(state);
     }
     const settled = book.decided() !== undefined;
     deadline.cancel();

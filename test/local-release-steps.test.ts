@@ -1,0 +1,116 @@
+// The release workflow's local steps (patch `local-release-steps`) against real Temporal, PostgreSQL and git: a
+// release's lane, render, mirror and notify steps run as local activities inside its workflow tasks, so the server
+// sees one activity task per release (the GitOps write, on the writer's queue) and two workflow tasks, and operators
+// still find the right status in the mirror and in Temporal's search attributes.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { temporal } from '@temporalio/proto';
+import { FERRY_STATUS } from '../workflows/definitions';
+import { configEnv, replayWorkflows } from './support/gates';
+import { makeArtifact, startStack, stopSharedTemporal, type Stack } from './support/stack';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const T = temporal.api.enums.v1.EventType;
+const EventType = {
+  ActivityScheduled: T.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+  WorkflowTaskCompleted: T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+  MarkerRecorded: T.EVENT_TYPE_MARKER_RECORDED,
+  UpsertSearchAttributes: T.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+} as const;
+
+let stack: Stack;
+before(async () => {
+  const env = await configEnv({ local: { ordering: 'queue' } }, { FERRY_AWAIT_FLUX: 'false', FERRY_TASK_QUEUE: 'releases-local-steps' });
+  stack = await startStack({ env });
+});
+after(async () => {
+  await stack?.stop();
+  await stopSharedTemporal();
+});
+
+const FINAL = ['committed', 'succeeded', 'failed'];
+
+async function releaseOf(app: string, manifests?: string): Promise<string> {
+  const pushed = await stack.api('POST', '/api/artifacts', makeArtifact({ apps: [{ app, env: 'local', manifests }] }));
+  assert.equal(pushed.status, 201, JSON.stringify(pushed.body));
+  const artifactId = pushed.body.id as string;
+  const started = await stack.api('POST', '/api/releases', { artifactId, env: 'local' });
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  return started.body.id as string;
+}
+
+async function eventsOf(workflowId: string): Promise<HistoryEvent[]> {
+  // The mirror shows the final state from inside the last workflow task; its markers are in the history once it ends.
+  const handle = stack.ferry.temporal.workflow.getHandle(workflowId);
+  await handle.result();
+  return (await handle.fetchHistory()).events ?? [];
+}
+const ofType = (events: HistoryEvent[], type: number) => events.filter((e) => Number(e.eventType) === type);
+
+/** The activity type named in each local activity's marker, in history order. */
+function localActivities(events: HistoryEvent[]): string[] {
+  return ofType(events, EventType.MarkerRecorded)
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+    .map((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+      const marker = JSON.parse(Buffer.from(data ?? []).toString('utf8'));
+      return String(marker.activity_type ?? marker.activityType);
+    });
+}
+const scheduled = (events: HistoryEvent[]) => ofType(events, EventType.ActivityScheduled).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
+// Patches upsert TemporalChangeVersion too; only Ferry's status upserts are counted.
+const upsertedStatuses = (events: HistoryEvent[]) => ofType(events, EventType.UpsertSearchAttributes)
+  .map((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[FERRY_STATUS.name])
+  .filter((payload) => payload)
+  .map((payload) => JSON.parse(Buffer.from(payload?.data ?? []).toString('utf8')));
+
+describe('local release steps', () => {
+  test('a committed release costs the server one activity task (the GitOps write) and two workflow tasks', async () => {
+    const id = await releaseOf('parcel');
+    const done = await stack.waitForRelease(id, FINAL);
+    assert.equal(done.status, 'committed', JSON.stringify(done.timeline));
+    assert.deepEqual(done.timeline.map((t: { status: string }) => t.status), ['pending', 'rendering', 'committing', 'committed']);
+    assert.match(done.gitopsCommit, /^[0-9a-f]{40}$/);
+    assert.equal(stack.git('log', '-1', '--format=%H', 'main', '--', 'local/parcel'), done.gitopsCommit);
+
+    const events = await eventsOf(id);
+    assert.deepEqual(scheduled(events), ['commitRelease']);
+    assert.deepEqual(localActivities(events), ['enterLane', 'renderRelease', 'exitLane', 'notifyRelease']);
+    assert.equal(ofType(events, EventType.WorkflowTaskCompleted).length, 2);
+    // `pending` is set when the run starts and `rendering` never outlives a workflow task: only two upserts remain.
+    assert.deepEqual(upsertedStatuses(events), ['committing', 'committed']);
+    const described = await stack.ferry.temporal.workflow.getHandle(id).describe();
+    assert.equal(described.typedSearchAttributes.get(FERRY_STATUS), 'committed');
+  });
+
+  test('a render failure ends the release in its first workflow task, with the template error and no GitOps write', async () => {
+    const before = stack.git('rev-parse', 'main');
+    const id = await releaseOf('broken-parcel', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .MISSING }}}\n');
+    const done = await stack.waitForRelease(id, FINAL);
+    assert.equal(done.status, 'failed');
+    assert.match(done.error, /MISSING/);
+    assert.equal(done.gitopsCommit, null);
+    const events = await eventsOf(id);
+    assert.deepEqual(scheduled(events), []);
+    assert.deepEqual(localActivities(events), ['enterLane', 'renderRelease', 'exitLane', 'notifyRelease']);
+    assert.equal(ofType(events, EventType.WorkflowTaskCompleted).length, 1);
+    assert.equal((await stack.ferry.temporal.workflow.getHandle(id).describe()).typedSearchAttributes.get(FERRY_STATUS), 'failed');
+    assert.equal(stack.git('rev-parse', 'main'), before);
+  });
+
+  test('concurrent releases of one app still pass one at a time and each lands once', async () => {
+    const ids = await Promise.all(Array.from({ length: 4 }, () => releaseOf('crate')));
+    const done = await Promise.all(ids.map((id) => stack.waitForRelease(id, FINAL, 120_000)));
+    assert.deepEqual(done.map((d) => d.status), Array(4).fill('committed'));
+    const commits = stack.git('log', '--format=%H', 'main', '--', 'local/crate').split('\n');
+    assert.equal(commits.length, 4);
+    assert.deepEqual([...new Set(done.map((d) => d.gitopsCommit))].sort(), [...commits].sort());
+    // Replaying needs whole workflow tasks: wait for the last one (exit and notify) of each to complete.
+    await Promise.all(ids.map((id) => stack.ferry.temporal.workflow.getHandle(id).result()));
+  });
+
+  test('the histories of this file replay deterministically', async () => {
+    const replayed = await replayWorkflows(stack, 'releaseWorkflow', 10);
+    assert.equal(replayed, 6, 'every release of this file');
+  });
+});
