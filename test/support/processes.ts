@@ -222,7 +222,9 @@ export class Cluster {
       if (done.size === ids.length) break;
       if (Date.now() > deadline) {
         const missing = ids.filter((id) => !done.has(id));
-        throw new Error(`${missing.length} of ${ids.length} releases not final after ${timeoutMs} ms, e.g. ${missing[0]}; last: ${JSON.stringify(last)}`);
+        // What each process said last is usually the only clue to why a release never moved.
+        const tails = [...this.procs.values()].map((p) => `--- ${p.name} (last lines)\n${p.lines.slice(-25).join('\n')}`).join('\n');
+        throw new Error(`${missing.length} of ${ids.length} releases not final after ${timeoutMs} ms, e.g. ${missing[0]}; last: ${JSON.stringify(last)}\n${tails}`);
       }
       await new Promise((r) => setTimeout(r, 250));
     }
