@@ -1,7 +1,7 @@
 import { type Client, WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
 import { laneWorkflowId, type ReleaseState } from '../src/release/types';
 import type { Db } from '../src/store/db';
-import { type LaneClaims, withLaneClaims } from '../src/store/lane-claims';
+import { LaneBusyError, type LaneClaims, withLaneClaims } from '../src/store/lane-claims';
 import { recordReleaseState } from '../src/store/releases';
 import {
   FERRY_APP, FERRY_ENV, type LaneJoinResult, type LaneTicket, laneEnqueueUpdate, laneLeaveSignal, laneStateQuery,
@@ -73,6 +73,21 @@ export function createLaneActivities(deps: LaneActivityDeps) {
     return answer!;
   }
 
+  /** Runs `fn` on a lane nobody else has locked; null when someone has. A null from `fn` rolls back too. */
+  async function idle<T>(lane: string, fn: (claims: LaneClaims) => Promise<T | null>): Promise<T | null> {
+    const rollback = new Error('lane contended');
+    try {
+      return await withLaneClaims(deps.db, lane, async (claims) => {
+        const r = await fn(claims);
+        if (r === null) throw rollback;
+        return r;
+      }, { wait: false });
+    } catch (err) {
+      if (err === rollback || err instanceof LaneBusyError) return null;
+      throw err;
+    }
+  }
+
   return {
     /** Joins the lane workflow directly: the path of releases that started before the fast path existed. */
     async joinLane(input: LaneTicket & Where): Promise<LaneJoinResult> {
@@ -102,6 +117,42 @@ export function createLaneActivities(deps: LaneActivityDeps) {
         }
         return handOver(where, claims, ticket);
       });
+    },
+
+    /**
+     * The uncontended half of enterLane, for running as a local activity: records the release's state and claims the
+     * lane only if nobody else is in it, without waiting for its lock and without calling Temporal. A local activity
+     * holds a workflow task slot of this worker while it runs, and the contended path waits on the lane workflow,
+     * which needs such a slot too: so anything contended answers null and the workflow calls enterLane instead.
+     */
+    async enterIdleLane(input: LaneTicket & Where & { record?: ReleaseState }): Promise<LaneJoinResult | null> {
+      const { app, env, record, ...ticket } = input;
+      if (record) await recordReleaseState(deps.db, record);
+      return idle(laneWorkflowId(app, env), async (claims) => {
+        // A lane new to PostgreSQL may be held by its workflow (releases from before the fast path): enterLane asks.
+        if (claims.created || claims.escalated) return null;
+        const others = claims.members.filter((m) => m.releaseId !== ticket.releaseId);
+        if (others.length > 0) return null;
+        const mine = claims.members.find((m) => m.releaseId === ticket.releaseId);
+        if (mine && mine.runId !== ticket.runId) await claims.remove(mine.releaseId);
+        if (!mine || mine.runId !== ticket.runId) await claims.add(ticket);
+        return { granted: true, ahead: 0 };
+      });
+    },
+
+    /**
+     * The uncontended half of exitLane, for running as a local activity (see enterIdleLane): records the final state
+     * and leaves a lane that is not escalated, in one transaction. False (nothing written) means exitLane must do it.
+     */
+    async exitIdleLane(input: { app: string; env: string; releaseId: string; runId: string; record?: ReleaseState }): Promise<boolean> {
+      const { app, env, record, releaseId, runId } = input;
+      return (await idle(laneWorkflowId(app, env), async (claims) => {
+        if (claims.escalated) return null;
+        if (record) await recordReleaseState(claims.client, record);
+        const mine = claims.members.find((m) => m.releaseId === releaseId);
+        if (mine && mine.runId === runId) await claims.remove(releaseId);
+        return true;
+      })) ?? false;
     },
 
     /** Records the release's state, then leaves its lane; the lane goes back to the fast path when it is empty. */

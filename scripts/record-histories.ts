@@ -62,6 +62,11 @@ async function main(): Promise<void> {
     await save(stack, `flux-event:${event.body.id}`, 'settled');
     await save(stack, `artifact:${ok.artifactId}`, 'stored');
     await save(stack, `auto-promote:production:${ok.id}`, 'no-env-file');
+    // The lane is known and idle now: the next release of the app claims it without an activity task.
+    const idle = await release(stack, 'recorded');
+    const idleRow = await stack.waitForRelease(idle.id, ['reconciling']);
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', idleRow.gitopsCommit));
+    await save(stack, idle.id, 'succeeded-idle-lane');
     // A lone release takes the lanes' fast path and starts no lane workflow (docs/gates.md); two at once do.
     const pair = await Promise.all([release(stack, 'recorded-pair'), release(stack, 'recorded-pair')]);
     const rows = await Promise.all(pair.map((p) => stack.waitForRelease(p.id, ['timed-out', 'succeeded', 'failed'], 60_000)));

@@ -143,6 +143,10 @@ export async function startFerry(
           db, temporal, taskQueue: config.taskQueue, writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux,
           fluxTimeout: config.fluxTimeout, branchRestrictions: config.branchRestrictions, reconcile, environments: config.environments,
         };
+        // Lane joins and leaves hold a session while they wait on a lane workflow; their own pool keeps them from
+        // starving the release steps (local activities hold workflow task slots while they wait for a session).
+        const laneDb = createPool(services.databaseUrl);
+        stops.push(() => laneDb.end());
         const reader = new GitopsWriters(layout, (remote) => ({ branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'reader', remote), committer: COMMITTER }));
         await reader.initDefault();
         stops.push(() => reader.close());
@@ -150,7 +154,7 @@ export async function startFerry(
           connection: native, namespace: services.namespace, taskQueue: config.taskQueue,
           deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, reconcile, render: { helm, kustomize, charts }, allowClusterScoped: config.allowClusterScoped, environments: config.environments },
           policyDeps: { starter, mainBranch: config.mainBranch, log },
-          lanes: { temporal, db, taskQueue: config.taskQueue, eventsPerRun: config.laneEventsPerRun, holderCheck: config.laneHolderCheck },
+          lanes: { temporal, db: laneDb, taskQueue: config.taskQueue, eventsPerRun: config.laneEventsPerRun, holderCheck: config.laneHolderCheck },
           promote: promoter,
           rollback: rollbacker,
           metrics, shutdownGraceTime: grace,

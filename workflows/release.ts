@@ -38,7 +38,9 @@ const notifier = wf.proxyActivities<ReleaseActivities>({
 // The same three as local activities (the `local-release-steps` path): they run in the release worker while its
 // workflow task is open and are recorded as markers, so a step costs the server no activity task and no extra
 // workflow task. Same timeouts and retries; a local activity that keeps failing backs off on a server timer.
-// The GitOps write never runs locally: it must stay on the writer's own task queue.
+// Nothing that waits for another workflow runs locally: a local activity holds one of this worker's workflow task
+// slots, which that workflow may need. So the lane is entered and left locally only when it is idle, and the GitOps
+// write stays on the writer's own task queue.
 const localSteps = wf.proxyLocalActivities<ReleaseActivities & LaneActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 60 },
@@ -278,6 +280,9 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       wf.log.warn('notification failed', { releaseId: state.id, error: String(err) });
     }
     await Promise.all(sent.values());
+    // An approval or rejection still writing its decision must finish before the run does, or its caller hears
+    // that the workflow completed first. (With local steps the run can end within the same workflow task.)
+    if (local) await wf.condition(wf.allHandlersFinished);
     return state;
   }
 
@@ -285,8 +290,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     if (!inLane) return;
     inLane = false;
     if (fastPath) {
+      const exit = { app: input.app, env: input.env, releaseId: input.releaseId, runId: info.runId, ...(record ? { record: state } : {}) };
+      // An idle lane is left locally; an escalated one talks to its workflow, which is no work for a local activity.
+      if (local && (await localBookkeeping.exitIdleLane(exit))) return;
       // Retried until it succeeds: a lane left behind would hold the releases queued after this one.
-      await keep.exitLane({ app: input.app, env: input.env, releaseId: input.releaseId, runId: info.runId, ...(record ? { record: state } : {}) });
+      await bookkeeping.exitLane(exit);
       return;
     }
     try {
@@ -351,7 +359,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   notifyTargets('started');
   try {
     // The fast path records `pending` in the same activity that joins the lane.
-    const ticket = fastPath ? await step.enterLane({ ...ticketOf, record: state }) : await steps.joinLane(ticketOf);
+    const ticket = local
+      // Claimed locally when the lane is idle; otherwise (null) the lane is joined by an activity task, as before.
+      ? (await localSteps.enterIdleLane({ ...ticketOf, record: state })) ?? (await steps.enterLane(ticketOf))
+      : fastPath ? await steps.enterLane({ ...ticketOf, record: state }) : await steps.joinLane(ticketOf);
     inLane = true;
     if (ticket.granted) granted = true;
     if (!granted && supersededBy === undefined) {

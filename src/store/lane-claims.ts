@@ -4,6 +4,16 @@ import type { Db } from './db';
 export type LaneOrdering = 'queue' | 'supersede';
 
 const LOCK_TIMEOUT = '30s';
+// PostgreSQL has no NOWAIT for an upsert's row lock; a lock wait this short is the same thing.
+const NO_WAIT = '1ms';
+
+/** The lane's row was locked, or the pool had no free session, and the caller asked not to wait (`{ wait: false }`). */
+export class LaneBusyError extends Error {
+  constructor(lane: string) {
+    super(`lane ${lane} is locked by another join or leave, or no session is free`);
+    this.name = 'LaneBusyError';
+  }
+}
 
 export interface LaneMember {
   releaseId: string;
@@ -31,14 +41,17 @@ export interface LaneClaims {
 /**
  * Runs `fn` in one transaction that holds the lane's row lock, so joins and leaves of one lane never interleave.
  * `fn` may call Temporal while it holds the lock: an escalation must hand the members over before anyone else joins.
- * Anything `fn` throws rolls every change back.
+ * Anything `fn` throws rolls every change back. With `{ wait: false }` a lane locked by someone else throws
+ * LaneBusyError at once instead of waiting for the lock.
  */
-export async function withLaneClaims<T>(db: Db, lane: string, fn: (claims: LaneClaims) => Promise<T>): Promise<T> {
+export async function withLaneClaims<T>(db: Db, lane: string, fn: (claims: LaneClaims) => Promise<T>, opts: { wait?: boolean } = {}): Promise<T> {
+  // Not waiting includes not queueing for a session: the pool may be full of joins waiting on a lane workflow.
+  if (opts.wait === false && (db.waitingCount > 0 || (db.idleCount === 0 && db.totalCount >= (db.options.max ?? 10)))) throw new LaneBusyError(lane);
   const client: pg.PoolClient = await db.connect();
   try {
     // A join or leave stuck behind an escalation whose Temporal calls hang gives up and is retried as an activity,
     // rather than piling up sessions. One round trip for both statements (simple query protocol).
-    await client.query(`BEGIN; SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+    await client.query(`BEGIN; SET LOCAL lock_timeout = '${opts.wait === false ? NO_WAIT : LOCK_TIMEOUT}'`);
     // The upsert takes the row lock as SELECT ... FOR UPDATE would; xmax = 0 only on a row this statement inserted.
     const row = await client.query<{ escalated: boolean; created: boolean }>(
       'INSERT INTO lanes (lane) VALUES ($1) ON CONFLICT (lane) DO UPDATE SET lane = EXCLUDED.lane RETURNING escalated, (xmax = 0) AS created', [lane],
@@ -80,6 +93,7 @@ export async function withLaneClaims<T>(db: Db, lane: string, fn: (claims: LaneC
     // A session that cannot even roll back is broken: it leaves the pool instead of going back to it.
     const broken = await client.query('ROLLBACK').then(() => undefined, (e: Error) => e);
     client.release(broken);
+    if (opts.wait === false && (err as { code?: string }).code === '55P03') throw new LaneBusyError(lane);
     throw err;
   }
 }
