@@ -123,16 +123,19 @@ export function createLaneActivities(deps: LaneActivityDeps) {
      * The uncontended half of enterLane, for running as a local activity: records the release's state and claims the
      * lane only if nobody else is in it, without waiting for its lock and without calling Temporal. A local activity
      * holds a workflow task slot of this worker while it runs, and the contended path waits on the lane workflow,
-     * which needs such a slot too: so anything contended answers null and the workflow calls enterLane instead.
+     * which needs such a slot too: so anything contended answers null, having written nothing, and the workflow calls
+     * enterLane instead.
      */
     async enterIdleLane(input: LaneTicket & Where & { record?: ReleaseState }): Promise<LaneJoinResult | null> {
       const { app, env, record, ...ticket } = input;
-      if (record) await recordReleaseState(deps.db, record);
       return idle(laneWorkflowId(app, env), async (claims) => {
         // A lane new to PostgreSQL may be held by its workflow (releases from before the fast path): enterLane asks.
         if (claims.created || claims.escalated) return null;
         const others = claims.members.filter((m) => m.releaseId !== ticket.releaseId);
         if (others.length > 0) return null;
+        // Through the lane's session, like everything here: waiting for another session of the lane pool could mean
+        // waiting for joins that wait on a lane workflow.
+        if (record) await recordReleaseState(claims.client, record);
         const mine = claims.members.find((m) => m.releaseId === ticket.releaseId);
         if (mine && mine.runId !== ticket.runId) await claims.remove(mine.releaseId);
         if (!mine || mine.runId !== ticket.runId) await claims.add(ticket);

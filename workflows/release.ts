@@ -361,7 +361,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     // The fast path records `pending` in the same activity that joins the lane.
     const ticket = local
       // Claimed locally when the lane is idle; otherwise (null) the lane is joined by an activity task, as before.
-      ? (await localSteps.enterIdleLane({ ...ticketOf, record: state })) ?? (await steps.enterLane(ticketOf))
+      ? (await localSteps.enterIdleLane({ ...ticketOf, record: state })) ?? (await steps.enterLane({ ...ticketOf, record: state }))
       : fastPath ? await steps.enterLane({ ...ticketOf, record: state }) : await steps.joinLane(ticketOf);
     inLane = true;
     if (ticket.granted) granted = true;
