@@ -13,6 +13,33 @@ export function createPool(url: string, max = 10): Db {
   return pool;
 }
 
+export interface HeldSession {
+  client: pg.PoolClient;
+  /** Back to the pool; a session that failed (`broken`) or died while held is closed instead. */
+  release(broken?: Error): void;
+}
+
+/**
+ * A pool session held for a transaction. A session that dies between two queries (PostgreSQL restarted, say while
+ * the holder waits on Temporal) emits 'error', and an 'error' nobody listens to ends the process. Here it is heard:
+ * the next query fails instead, and the dead session leaves the pool when it is released.
+ */
+export async function holdSession(db: Db): Promise<HeldSession> {
+  const client = await db.connect();
+  let died: Error | undefined;
+  const onError = (err: Error) => {
+    died = err;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    release(broken) {
+      client.off('error', onError);
+      client.release(broken ?? died);
+    },
+  };
+}
+
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
 // Any constant works; it only keeps two starting processes from migrating at once.
 const MIGRATION_LOCK = 4_242_001;

@@ -1,4 +1,4 @@
-import type { Db } from './db';
+import { type Db, holdSession } from './db';
 
 /** Per-environment template variables kept by Ferry (they override an artifact's CI variables). */
 export async function getEnvironmentVars(db: Db, env: string): Promise<Record<string, string>> {
@@ -8,7 +8,8 @@ export async function getEnvironmentVars(db: Db, env: string): Promise<Record<st
 
 /** Replaces the whole set of an environment's variables. */
 export async function setEnvironmentVars(db: Db, env: string, vars: Record<string, string>, by: string): Promise<void> {
-  const client = await db.connect();
+  const session = await holdSession(db);
+  const { client } = session;
   try {
     await client.query('BEGIN');
     await client.query('DELETE FROM environment_vars WHERE env = $1', [env]);
@@ -17,9 +18,9 @@ export async function setEnvironmentVars(db: Db, env: string, vars: Record<strin
     }
     await client.query('COMMIT');
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    const broken = await client.query('ROLLBACK').then(() => undefined, (e: Error) => e);
+    session.release(broken);
     throw err;
-  } finally {
-    client.release();
   }
+  session.release();
 }

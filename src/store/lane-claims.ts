@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Db } from './db';
+import { type Db, holdSession } from './db';
 
 export type LaneOrdering = 'queue' | 'supersede';
 
@@ -47,7 +47,8 @@ export interface LaneClaims {
 export async function withLaneClaims<T>(db: Db, lane: string, fn: (claims: LaneClaims) => Promise<T>, opts: { wait?: boolean } = {}): Promise<T> {
   // Not waiting includes not queueing for a session: the pool may be full of joins waiting on a lane workflow.
   if (opts.wait === false && (db.waitingCount > 0 || (db.idleCount === 0 && db.totalCount >= (db.options.max ?? 10)))) throw new LaneBusyError(lane);
-  const client: pg.PoolClient = await db.connect();
+  const session = await holdSession(db);
+  const client: pg.PoolClient = session.client;
   try {
     // A join or leave stuck behind an escalation whose Temporal calls hang gives up and is retried as an activity,
     // rather than piling up sessions. One round trip for both statements (simple query protocol).
@@ -87,12 +88,12 @@ export async function withLaneClaims<T>(db: Db, lane: string, fn: (claims: LaneC
     };
     const result = await fn(claims);
     await client.query('COMMIT');
-    client.release();
+    session.release();
     return result;
   } catch (err) {
     // A session that cannot even roll back is broken: it leaves the pool instead of going back to it.
     const broken = await client.query('ROLLBACK').then(() => undefined, (e: Error) => e);
-    client.release(broken);
+    session.release(broken);
     if (opts.wait === false && (err as { code?: string }).code === '55P03') throw new LaneBusyError(lane);
     throw err;
   }

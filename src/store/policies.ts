@@ -1,4 +1,4 @@
-import type { Db } from './db';
+import { type Db, holdSession } from './db';
 import { conflictBetween, describePolicy, effectiveRestriction, type Policy, type PolicyInput, policyId } from '../policy/policies';
 
 interface RawPolicy {
@@ -45,7 +45,8 @@ const POLICY_LOCK_SPACE = 4_242_002;
 export async function putPolicy(db: Db, input: PolicyInput, by: string, serverRestrictions: Policy[]): Promise<{ policy: Policy; created: boolean }> {
   const id = policyId(input.kind, input.app, input.env);
   const spec = input.kind === 'auto-release' ? { branch: input.branch } : { branchRegex: input.branchRegex };
-  const client = await db.connect();
+  const session = await holdSession(db);
+  const { client } = session;
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [POLICY_LOCK_SPACE, `${input.app}/${input.env}`]);
@@ -78,29 +79,30 @@ export async function putPolicy(db: Db, input: PolicyInput, by: string, serverRe
     const policy = toPolicy(row);
     await client.query('INSERT INTO policy_changes (policy_id, action, policy, changed_by) VALUES ($1, $2, $3, $4)', [id, row.inserted ? 'created' : 'updated', JSON.stringify(policy), by]);
     await client.query('COMMIT');
+    session.release();
     return { policy, created: row.inserted };
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    const broken = await client.query('ROLLBACK').then(() => undefined, (e: Error) => e);
+    session.release(broken);
     throw err;
-  } finally {
-    client.release();
   }
 }
 
 export async function deletePolicy(db: Db, id: string, by: string): Promise<Policy | null> {
-  const client = await db.connect();
+  const session = await holdSession(db);
+  const { client } = session;
   try {
     await client.query('BEGIN');
     const r = await client.query<RawPolicy>('DELETE FROM policies WHERE id = $1 RETURNING *', [id]);
     const row = r.rows[0];
     if (row) await client.query('INSERT INTO policy_changes (policy_id, action, policy, changed_by) VALUES ($1, $2, $3, $4)', [id, 'deleted', JSON.stringify(toPolicy(row)), by]);
     await client.query('COMMIT');
+    session.release();
     return row ? toPolicy(row) : null;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    const broken = await client.query('ROLLBACK').then(() => undefined, (e: Error) => e);
+    session.release(broken);
     throw err;
-  } finally {
-    client.release();
   }
 }
 
