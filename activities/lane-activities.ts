@@ -60,6 +60,19 @@ export function createLaneActivities(deps: LaneActivityDeps) {
     return (st.holder !== null && other(st.holder)) || st.queue.some(other);
   }
 
+  /**
+   * Whether the lane's workflow is running at all. Unlike workflowBusy this asks the server only (describe, not a
+   * query), so no worker has to run the lane workflow to answer: safe inside a local activity.
+   */
+  async function workflowRunning(where: Where): Promise<boolean> {
+    try {
+      return (await deps.temporal.workflow.getHandle(laneWorkflowId(where.app, where.env)).describe()).status.name === 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
   /** Hands every member the lane workflow does not know yet to it, oldest first; returns the answer for `me`. */
   async function handOver(where: Where, claims: LaneClaims, me: LaneTicket): Promise<LaneJoinResult> {
     let answer: LaneJoinResult | undefined;
@@ -129,8 +142,10 @@ export function createLaneActivities(deps: LaneActivityDeps) {
     async enterIdleLane(input: LaneTicket & Where & { record?: ReleaseState }): Promise<LaneJoinResult | null> {
       const { app, env, record, ...ticket } = input;
       return idle(laneWorkflowId(app, env), async (claims) => {
-        // A lane new to PostgreSQL may be held by its workflow (releases from before the fast path): enterLane asks.
-        if (claims.created || claims.escalated) return null;
+        if (claims.escalated) return null;
+        // A lane new to PostgreSQL may be held by a workflow that releases from before the fast path joined directly.
+        // Only a running workflow can hold anyone; enterLane asks it (a query needs a worker, so not from here).
+        if (claims.created && (await workflowRunning({ app, env }))) return null;
         const others = claims.members.filter((m) => m.releaseId !== ticket.releaseId);
         if (others.length > 0) return null;
         // Through the lane's session, like everything here: waiting for another session of the lane pool could mean
