@@ -134,10 +134,10 @@ export function createLaneActivities(deps: LaneActivityDeps) {
 
     /**
      * The uncontended half of enterLane, for running as a local activity: records the release's state and claims the
-     * lane only if nobody else is in it, without waiting for its lock and without calling Temporal. A local activity
-     * holds a workflow task slot of this worker while it runs, and the contended path waits on the lane workflow,
-     * which needs such a slot too: so anything contended answers null, having written nothing, and the workflow calls
-     * enterLane instead.
+     * lane only if nobody else is in it, without waiting for its lock and without asking anything a worker must
+     * answer. A local activity holds a workflow task slot of this worker while it runs, and the contended path waits
+     * on the lane workflow, which needs such a slot too: so anything contended answers null, having written nothing,
+     * and the workflow calls enterLane instead.
      */
     async enterIdleLane(input: LaneTicket & Where & { record?: ReleaseState }): Promise<LaneJoinResult | null> {
       const { app, env, record, ...ticket } = input;
