@@ -4,40 +4,25 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { WriteLease } from '../src/gitops/fence';
 import type { AppChange } from '../src/gitops/writer';
-import { createTestDatabase, startPostgres } from '../server/postgres';
-import { createPool, type Db, migrate } from '../src/store/db';
+import type { Db } from '../src/store/db';
 import { pgWriteFence } from '../src/store/writer-lease';
+import { openTestDatabase, type TestDatabase } from './support/database';
 import { gitSync, makeHookedRemote, pushForeign, releaseCounts, spawnWriter } from './support/git-remote';
 
+let testDb: TestDatabase;
 let root: string;
 let databaseUrl: string;
 let db: Db;
-const cleanups: Array<() => Promise<unknown>> = [];
 
 before(async () => {
-  root = await mkdtemp(path.join(tmpdir(), 'ferry-replicas-'));
-  const admin = process.env.FERRY_TEST_DATABASE_URL;
-  if (admin) {
-    const t = await createTestDatabase(admin);
-    cleanups.push(t.drop);
-    databaseUrl = t.url;
-  } else {
-    const pg = await startPostgres({ dataDir: path.join(root, 'pg') });
-    cleanups.push(pg.stop);
-    databaseUrl = pg.url;
-  }
-  db = createPool(databaseUrl);
-  await migrate(db);
+  testDb = await openTestDatabase('ferry-replicas-');
+  ({ root, databaseUrl, db } = testDb);
 });
 after(async () => {
-  await db?.end();
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  await rm(root, { recursive: true, force: true });
+  await testDb?.close();
 });
 
 describe('write lease', () => {

@@ -3,49 +3,32 @@
 // lane pool (whose sessions may all be joins waiting on lane workflows). Anything but an idle lane answers "not idle"
 // having written nothing, and the workflow falls back to the enterLane/exitLane activity tasks.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { createLaneActivities } from '../activities/lane-activities';
-import { createTestDatabase, startPostgres } from '../server/postgres';
-import { createPool, type Db, migrate } from '../src/store/db';
+import { ArtifactInputSchema, normalizeArtifact } from '../src/artifact/schema';
+import { laneWorkflowId, type ReleaseState } from '../src/release/types';
+import { saveArtifact } from '../src/store/artifacts';
+import { createPool, type Db } from '../src/store/db';
 import { withLaneClaims } from '../src/store/lane-claims';
 import { getRelease } from '../src/store/releases';
-import { saveArtifact } from '../src/store/artifacts';
-import { ArtifactInputSchema, normalizeArtifact } from '../src/artifact/schema';
+import { openTestDatabase, type TestDatabase } from './support/database';
 import { makeArtifact } from './support/stack';
-import { laneWorkflowId, type ReleaseState } from '../src/release/types';
 
-let root: string;
+let testDb: TestDatabase;
 let databaseUrl: string;
 let db: Db;
 let artifactId: string;
-const cleanups: Array<() => Promise<unknown>> = [];
 
 before(async () => {
-  root = await mkdtemp(path.join(tmpdir(), 'ferry-idle-lanes-'));
-  const admin = process.env.FERRY_TEST_DATABASE_URL;
-  if (admin) {
-    const t = await createTestDatabase(admin);
-    cleanups.push(t.drop);
-    databaseUrl = t.url;
-  } else {
-    const server = await startPostgres({ dataDir: path.join(root, 'pg') });
-    cleanups.push(server.stop);
-    databaseUrl = server.url;
-  }
-  db = createPool(databaseUrl);
-  await migrate(db);
+  testDb = await openTestDatabase('ferry-idle-lanes-');
+  ({ databaseUrl, db } = testDb);
   // Release rows name a stored artifact.
   artifactId = (await saveArtifact(db, normalizeArtifact(ArtifactInputSchema.parse(makeArtifact({ apps: [{ app: 'calm', env: 'idle' }] }))))).artifact.id;
 });
 after(async () => {
-  await db?.end();
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  await rm(root, { recursive: true, force: true });
+  await testDb?.close();
 });
 
 // Lanes PostgreSQL knows need no Temporal call on the idle paths: a client that was never connected proves it (any

@@ -22,37 +22,31 @@ import {
 // ApplicationFailures thrown by the activities themselves and end the release at once.
 // The timeouts also bound how long a release waits after its worker crashed (SIGKILL, OOM) mid-activity before
 // Temporal retries the activity elsewhere: see docs/reliability.md. Rendering a Helm chart may fetch it first.
-const steps = wf.proxyActivities<ReleaseActivities & LaneActivities>({
+const STEP = {
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 60 },
-});
-const bookkeeping = wf.proxyActivities<ReleaseActivities & LaneActivities>({
+} as const;
+const BOOKKEEPING = {
   startToCloseTimeout: '30 seconds',
   // The mirror in PostgreSQL must eventually be written, even across a long database outage.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-const notifier = wf.proxyActivities<ReleaseActivities>({
+} as const;
+const NOTIFY = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
-});
+} as const;
+const steps = wf.proxyActivities<ReleaseActivities & LaneActivities>(STEP);
+const bookkeeping = wf.proxyActivities<ReleaseActivities & LaneActivities>(BOOKKEEPING);
+const notifier = wf.proxyActivities<ReleaseActivities>(NOTIFY);
 // The same three as local activities (the `local-release-steps` path): they run in the release worker while its
 // workflow task is open and are recorded as markers, so a step costs the server no activity task and no extra
 // workflow task. Same timeouts and retries; a local activity that keeps failing backs off on a server timer.
 // Nothing that waits for another workflow runs locally: a local activity holds one of this worker's workflow task
 // slots, which that workflow may need. So the lane is entered and left locally only when it is idle, and the GitOps
 // write stays on the writer's own task queue.
-const localSteps = wf.proxyLocalActivities<ReleaseActivities & LaneActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 60 },
-});
-const localBookkeeping = wf.proxyLocalActivities<ReleaseActivities & LaneActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-const localNotifier = wf.proxyLocalActivities<ReleaseActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
-});
+const localSteps = wf.proxyLocalActivities<ReleaseActivities & LaneActivities>(STEP);
+const localBookkeeping = wf.proxyLocalActivities<ReleaseActivities & LaneActivities>(BOOKKEEPING);
+const localNotifier = wf.proxyLocalActivities<ReleaseActivities>(NOTIFY);
 
 // One activity call per target, each with its own retries: a target that is down delays nobody else.
 const targets = wf.proxyActivities<NotifyActivities>({
