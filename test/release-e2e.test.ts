@@ -117,8 +117,10 @@ describe('releases', () => {
     assert.equal(done.fluxStatus, 'ReconciliationSucceeded');
     assert.deepEqual(done.timeline.map((t: { status: string }) => t.status), ['pending', 'rendering', 'committing', 'committed', 'reconciling', 'succeeded']);
 
-    // The Temporal UI finds the release by app, env and sha.
+    // The Temporal UI finds the release by app, env and sha. The mirror may be one workflow task ahead of the search
+    // attributes (the final row is written by a local activity inside the run's last task): wait for the run's end.
     const handle = stack.ferry.temporal.workflow.getHandle(releaseId);
+    await handle.result();
     const desc = await handle.describe();
     assert.equal(desc.searchAttributes.FerryApp?.[0], 'billing');
     assert.equal(desc.searchAttributes.FerryStatus?.[0], 'succeeded');
