@@ -14,30 +14,27 @@ export interface TestDatabase {
 }
 
 /**
- * A migrated database of its own for one test file: on the run's server (scripts/run-tests.ts sets
- * FERRY_TEST_DATABASE_URL), or an embedded PostgreSQL when the file runs alone.
+ * A database of its own for one test file or stack: on the run's server (scripts/run-tests.ts sets
+ * FERRY_TEST_DATABASE_URL; DATABASE_URL works too), or an embedded PostgreSQL in `dataDir` when the file runs alone.
  */
+export async function provisionTestDatabase(dataDir: string): Promise<{ url: string; drop(): Promise<unknown> }> {
+  const admin = process.env.FERRY_TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+  if (admin) return createTestDatabase(admin);
+  const server = await startPostgres({ dataDir });
+  return { url: server.url, drop: server.stop };
+}
+
+/** provisionTestDatabase, migrated, with a temp folder for the file's own files. */
 export async function openTestDatabase(prefix: string): Promise<TestDatabase> {
   const root = await mkdtemp(path.join(tmpdir(), prefix));
-  const cleanups: Array<() => Promise<unknown>> = [];
-  const admin = process.env.FERRY_TEST_DATABASE_URL;
-  let databaseUrl: string;
-  if (admin) {
-    const t = await createTestDatabase(admin);
-    cleanups.push(t.drop);
-    databaseUrl = t.url;
-  } else {
-    const server = await startPostgres({ dataDir: path.join(root, 'pg') });
-    cleanups.push(server.stop);
-    databaseUrl = server.url;
-  }
-  const db = createPool(databaseUrl);
+  const provisioned = await provisionTestDatabase(path.join(root, 'pg'));
+  const db = createPool(provisioned.url);
   await migrate(db);
   return {
-    root, databaseUrl, db,
+    root, databaseUrl: provisioned.url, db,
     async close() {
       await db.end();
-      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+      await provisioned.drop().catch(() => undefined);
       await rm(root, { recursive: true, force: true });
     },
   };

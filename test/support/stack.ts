@@ -9,10 +9,10 @@ import { loadConfig } from '../../src/config';
 import { signFluxBody } from '../../src/flux/signature';
 import { type Logger, silentLogger } from '../../src/log';
 import { startFerry, type FerryHandle, type FerryRoles } from '../../server/ferry';
-import { createTestDatabase, startPostgres } from '../../server/postgres';
 import { resolveTemporalExecutable } from '../../server/tools';
 import { FERRY_SEARCH_ATTRIBUTES } from '../../workflows/definitions';
 import { installRuntime } from '../../worker/runtime';
+import { provisionTestDatabase } from './database';
 import { ADMIN_TOKEN, callApi } from './http';
 
 export const FLUX_SECRET = 'test-flux-secret';
@@ -54,17 +54,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-test-'));
   const cleanups: Array<() => Promise<unknown>> = [];
   const temporal = await sharedTemporal();
-  const adminUrl = process.env.FERRY_TEST_DATABASE_URL ?? process.env.DATABASE_URL;
-  let databaseUrl: string;
-  if (adminUrl) {
-    const db = await createTestDatabase(adminUrl);
-    cleanups.push(db.drop);
-    databaseUrl = db.url;
-  } else {
-    const pg = await startPostgres({ dataDir: dir });
-    cleanups.push(pg.stop);
-    databaseUrl = pg.url;
-  }
+  const provisioned = await provisionTestDatabase(dir);
+  cleanups.push(provisioned.drop);
+  const databaseUrl = provisioned.url;
   // Unique task queues keep stacks of one test file (sharing a dev server) from serving each other's work.
   const suffix = path.basename(dir);
   const config = loadConfig({
