@@ -33,6 +33,12 @@ export interface ReleaseStarterDeps {
   reconcile?: ReconcileConfig;
   /** Server-side environment config (FERRY_CONFIG): gates, ordering, promotion, rollback. */
   environments: EnvironmentsFile;
+  /**
+   * The release worker runs in this process on the client's own native connection: ask Temporal to hand the first
+   * workflow task back with the start call's answer (eager start), which saves the server a dispatch and the worker
+   * a poll. Never set otherwise (the SDK refuses eager start without a worker sharing the connection).
+   */
+  eagerStart?: boolean;
 }
 
 export interface StartReleaseRequest {
@@ -149,6 +155,7 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
         { key: FERRY_STATUS, value: 'pending' },
       ],
       staticSummary: `${input.app} → ${input.env}: ${input.artifactId}`,
+      ...(deps.eagerStart ? { requestEagerStart: true } : {}),
     });
     runId = handle.firstExecutionRunId;
   } catch (err) {

@@ -32,4 +32,6 @@ export interface ApiContext {
   temporalMetricsAddress?: string;
   /** The FERRY_CONFIG file as parsed. Its reconcile keys may hold inline secrets: show gateConfigOf, never the file. */
   environments: EnvironmentsFile;
+  /** Releases are started eagerly: the release worker shares this process and the client's connection. */
+  eagerStart?: boolean;
 }

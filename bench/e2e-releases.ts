@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   try {
     // BENCH_CPU_PROF=<dir>: V8 CPU profiles of Ferry's threads, written when it shuts down gracefully at the end
     const prof = process.env.BENCH_CPU_PROF;
-    await cluster.spawn('ferry', ['api', 'release-worker', 'writer'], {}, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
+    await cluster.spawn('ferry', ['api', 'release-worker', 'writer'], {}, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean));
     pg = new PgClient({ connectionString: cluster.databaseUrl });
     await pg.connect();
     // Ferry's figure includes its git children (reaped, so counted in its cutime/cstime).

@@ -84,8 +84,16 @@ export async function startFerry(
     metrics.watchReleases(async () => (await db.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM releases GROUP BY status')).rows);
 
     const gitopsRepo = config.gitopsRepo ?? (await ensureDefaultRepo(config.dataDir, config.gitopsBranch));
-    const connection = await Connection.connect({ address: services.temporalAddress });
-    stops.push(() => connection.close());
+    // A process that runs workers talks to Temporal over the workers' native (Rust) connection for everything: its
+    // calls cost less CPU than the JavaScript gRPC client's, and releases it starts can be started eagerly (their
+    // first workflow task comes back in the start call's answer instead of through a poll).
+    let native: NativeConnection | undefined;
+    if (roles.releaseWorker || roles.writerWorker) {
+      native = await NativeConnection.connect({ address: services.temporalAddress });
+      stops.push(() => native!.close());
+    }
+    const connection = native ?? (await Connection.connect({ address: services.temporalAddress }));
+    if (!native) stops.push(() => (connection as Connection).close());
     const temporal = new Client({ connection, namespace: services.namespace });
 
     const authenticate = createAuthenticator({ db, adminToken: opts.adminToken, oidc: config.oidc, log, staticTokens: config.tokens });
@@ -94,7 +102,7 @@ export async function startFerry(
       writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux, fluxTimeout: config.fluxTimeout,
       fluxWebhookSecret: config.fluxWebhookSecret, reconcile, maxBody: config.maxBody,
       branchRestrictions: config.branchRestrictions, mainBranch: config.mainBranch, environments: config.environments,
-      metrics, gitopsRepo, temporalMetricsAddress: config.temporalMetricsAddress,
+      metrics, gitopsRepo, temporalMetricsAddress: config.temporalMetricsAddress, eagerStart: roles.releaseWorker,
     };
     // Auto-promotions start releases the way POST /api/promote does, with the same checks.
     const promoter: Promoter = async (r) => {
@@ -118,11 +126,9 @@ export async function startFerry(
     };
 
     const workers: Worker[] = [];
-    if (roles.releaseWorker || roles.writerWorker) {
+    if (native) {
       // Registered first so it stops last: the writer and the reader run git until they close.
       if (config.gitHelper) stops.push(useGitHelper());
-      const native = await NativeConnection.connect({ address: services.temporalAddress });
-      stops.push(() => native.close());
       const layout = { defaultRemote: gitopsRepo, byEnv: config.gitopsRepoByEnv };
       if (roles.writerWorker) {
         // Replicas of this role serialise per repository through the PostgreSQL write lease.
@@ -142,6 +148,7 @@ export async function startFerry(
         const starter = {
           db, temporal, taskQueue: config.taskQueue, writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux,
           fluxTimeout: config.fluxTimeout, branchRestrictions: config.branchRestrictions, reconcile, environments: config.environments,
+          eagerStart: true,
         };
         // Lane joins and leaves hold a session while they wait on a lane workflow; their own pool keeps them from
         // starving the release steps (local activities hold workflow task slots while they wait for a session).

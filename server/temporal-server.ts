@@ -178,6 +178,12 @@ function devServerArgs(s: DevServerSettings): string[] {
     // runs Temporal on its own database, see docker-compose.yml).
     ...(s.dbFilename ? ['--db-filename', s.dbFilename, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'] : []),
     '--log-level', 'warn',
+    // Ferry's API starts releases eagerly when the release worker shares its process (activities/release-starter.ts).
+    '--dynamic-config-value', 'system.enableEagerWorkflowStart=true',
+    // One server process has nothing to spread a task queue over: with the default four partitions, tasks and polls
+    // land on different partitions and are forwarded between them.
+    '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
+    '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
     ...FERRY_SEARCH_ATTRIBUTE_NAMES.flatMap((n) => ['--search-attribute', `${n}=Keyword`]),
   ];
 }
