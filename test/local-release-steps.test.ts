@@ -66,6 +66,14 @@ function localActivities(events: HistoryEvent[]): string[] {
     });
 }
 const scheduled = (events: HistoryEvent[]) => ofType(events, EventType.ActivityScheduled).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
+/** The patch ids the run recorded (`core_patch` markers), in history order. */
+function patchMarkers(events: HistoryEvent[]): string[] {
+  return ofType(events, EventType.MarkerRecorded)
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+    .map((e) => JSON.parse(Buffer.from(e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? []).toString('utf8')).id);
+}
+const changeVersionUpserts = (events: HistoryEvent[]) => ofType(events, EventType.UpsertSearchAttributes)
+  .filter((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.TemporalChangeVersion);
 // Patches upsert TemporalChangeVersion too; only Ferry's status upserts are counted.
 const upsertedStatuses = (events: HistoryEvent[]) => ofType(events, EventType.UpsertSearchAttributes)
   .map((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[FERRY_STATUS.name])
@@ -88,6 +96,9 @@ describe('local release steps', () => {
     assert.equal(ofType(events, EventType.WorkflowTaskCompleted).length, 2);
     // `pending` is set when the run starts and `rendering` never outlives a workflow task: only two upserts remain.
     assert.deepEqual(upsertedStatuses(events), ['committing', 'committed']);
+    // A new run records one patch id, the baseline, instead of every patch before it: one marker, one upsert.
+    assert.deepEqual(patchMarkers(events), ['release-baseline-2026-11']);
+    assert.equal(changeVersionUpserts(events).length, 1);
     const described = await stack.ferry.temporal.workflow.getHandle(id).describe();
     assert.equal(described.typedSearchAttributes.get(FERRY_STATUS), 'committed');
   });

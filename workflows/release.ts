@@ -61,6 +61,11 @@ const nudge = wf.proxyActivities<ReconcileActivities>({
 const NO_RECONCILE: ReleaseReconcileSettings = { clusters: [], autoRollback: false, notifications: [], pollInterval: '15s' };
 
 const UNGATED: ReleaseGates = { freezes: [], hotfixAllowed: [], ordering: 'queue' };
+/**
+ * What new runs record instead of each earlier patch id (docs/versioning.md). A later change that needs a patch adds
+ * its own id as usual; when several have piled up, a new baseline folds them the same way.
+ */
+const RELEASE_BASELINE = 'release-baseline-2026-11';
 type FinalStatus = 'succeeded' | 'failed' | 'timed-out' | 'rejected' | 'expired' | 'superseded';
 
 export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState> {
@@ -99,10 +104,14 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     finishedAt: null,
   };
   const decisions = state.decisions as Decision[];
+  // Runs started since `release-baseline-2026-11` take the new path of every earlier patch and record that with
+  // one marker: each patch id a run records also costs it a TemporalChangeVersion upsert, a visibility write.
+  // Short-circuiting matters: a new run must not record the older ids as well.
+  const baseline = wf.patched(RELEASE_BASELINE);
   // Runs started before the lanes' fast path keep their lane workflow and their separate bookkeeping tasks.
-  const fastPath = wf.patched('lane-fast-path');
+  const fastPath = baseline || wf.patched('lane-fast-path');
   // Runs started before `local-release-steps` run their lane, render, mirror and notify steps as activity tasks.
-  const local = fastPath && wf.patched('local-release-steps');
+  const local = baseline || (fastPath && wf.patched('local-release-steps'));
   const step = local ? localSteps : steps;
   const keep = local ? localBookkeeping : bookkeeping;
   const tell = local ? localNotifier : notifier;
@@ -321,7 +330,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   async function rollBackAutomatically(): Promise<void> {
     if (!rc.autoRollback || input.trigger === 'rollback') return;
     // Histories recorded before automatic rollback existed replay without the child workflow.
-    if (!wf.patched('auto-rollback')) return;
+    if (!baseline && !wf.patched('auto-rollback')) return;
     let message: string;
     try {
       const child = await wf.startChild(autoRollbackWorkflow, {
@@ -471,7 +480,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       await wf.condition(() => book.decided() !== undefined || timedOut || changed);
       if (book.decided() || timedOut) break;
       // Runs that began before progress was mirrored must replay without this extra activity.
-      if (!wf.patched('mirror-flux-progress')) {
+      if (!baseline && !wf.patched('mirror-flux-progress')) {
         await wf.condition(() => book.decided() !== undefined || timedOut);
         break;
       }
