@@ -38,6 +38,9 @@ interface Row {
   cpuMs: Record<string, number>;
   /** mean ms spent from the API call to each step's timeline entry, then between steps */
   stepsMs: Record<string, number>;
+  /** the writer's pushes during this rate, and release commits per push (group commit) */
+  pushes: number;
+  commitsPerPush: number;
 }
 
 interface Outcome {
@@ -66,6 +69,14 @@ async function waitForOutcomes(pg: PgClient, ids: string[], timeoutMs: number): 
   }
   if (done.size < ids.length) throw new Error(`${ids.length - done.size} releases not final after ${timeoutMs} ms`);
   return done;
+}
+
+/** The writer's counters from Ferry's /metrics (git pushes and release commits so far). */
+async function writerCounters(cluster: Cluster): Promise<{ pushes: number; commits: number }> {
+  const res = await cluster.api<string>('GET', '/metrics');
+  if (res.status !== 200) throw new Error(`GET /metrics: ${res.status}`);
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(String(res.body))?.[1] ?? NaN);
+  return { pushes: value('ferry_git_pushes_total'), commits: value('ferry_git_commits_total') };
 }
 
 /** Debugging aid: one release's Temporal history with each event's offset from the first, in ms. */
@@ -126,6 +137,7 @@ async function main(): Promise<void> {
 
       const calls: Array<{ releaseId: string; at: number; apiMs: number }> = [];
       const cpuBefore = cpu();
+      const writerBefore = await writerCounters(cluster);
       const t0 = Date.now();
       const inflight: Promise<void>[] = [];
       for (let i = 0; i < n; i++) {
@@ -144,6 +156,8 @@ async function main(): Promise<void> {
       await Promise.all(inflight);
       const outcomes = await waitForOutcomes(pg, calls.map((c) => c.releaseId), 600_000);
       const cpuAfter = cpu();
+      const writerAfter = await writerCounters(cluster);
+      const pushes = writerAfter.pushes - writerBefore.pushes;
       const lat: number[] = [];
       let lastCommit = 0;
       let failed = 0;
@@ -176,6 +190,8 @@ async function main(): Promise<void> {
         p99: pct(lat, 99),
         apiP99: pct(calls.map((c) => c.apiMs), 99),
         stepsMs,
+        pushes,
+        commitsPerPush: (writerAfter.commits - writerBefore.commits) / Math.max(1, pushes),
         cpuMs: Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, Math.round(((cpuAfter[k]! - cpuBefore[k]!) * 1000) / Math.max(1, lat.length))])),
       };
       rows.push(row);
@@ -189,9 +205,9 @@ async function main(): Promise<void> {
     const md = [
       `Run ${new Date().toISOString().slice(0, 16)}Z, ${machineDescription()}. One Ferry process (API, release worker, writer worker), Temporal dev server with a database file, ${process.env.DATABASE_URL ? 'PostgreSQL on DATABASE_URL' : 'embedded PostgreSQL'}, local bare GitOps repo; ${SECONDS} s per rate; FERRY_AWAIT_FLUX=false.`,
       '',
-      '| offered releases/s | releases | committed | failed | sustained releases/s | p50 API→pushed ms | p99 API→pushed ms | p99 POST /api/releases ms |',
-      '|---:|---:|---:|---:|---:|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.rate} | ${r.offered} | ${r.committed} | ${r.failed} | ${r.sustained.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.apiP99.toFixed(0)} |`),
+      '| offered releases/s | releases | committed | failed | sustained releases/s | p50 API→pushed ms | p99 API→pushed ms | p99 POST /api/releases ms | pushes | commits per push |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...rows.map((r) => `| ${r.rate} | ${r.offered} | ${r.committed} | ${r.failed} | ${r.sustained.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.apiP99.toFixed(0)} | ${r.pushes} | ${r.commitsPerPush.toFixed(1)} |`),
       '',
       'Mean time per step (from the API call to the first timeline entry, then between entries), ms:',
       '',
