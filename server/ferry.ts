@@ -87,13 +87,9 @@ export async function startFerry(
     // A process that runs workers talks to Temporal over the workers' native (Rust) connection for everything: its
     // calls cost less CPU than the JavaScript gRPC client's, and releases it starts can be started eagerly (their
     // first workflow task comes back in the start call's answer instead of through a poll).
-    let native: NativeConnection | undefined;
-    if (roles.releaseWorker || roles.writerWorker) {
-      native = await NativeConnection.connect({ address: services.temporalAddress });
-      stops.push(() => native!.close());
-    }
+    const native = roles.releaseWorker || roles.writerWorker ? await NativeConnection.connect({ address: services.temporalAddress }) : undefined;
     const connection = native ?? (await Connection.connect({ address: services.temporalAddress }));
-    if (!native) stops.push(() => (connection as Connection).close());
+    stops.push(() => connection.close());
     const temporal = new Client({ connection, namespace: services.namespace });
 
     const authenticate = createAuthenticator({ db, adminToken: opts.adminToken, oidc: config.oidc, log, staticTokens: config.tokens });
