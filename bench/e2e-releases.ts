@@ -13,6 +13,7 @@
  *     [--temporal-in-memory]  dev server without a database file
  *     [--dump-history]        print one release's Temporal event timings per rate (where a release waits)
  *   BENCH_CPU_PROF=<dir>      V8 CPU profiles of Ferry's threads
+ *   BENCH_NODE_ARGS="<flags>" extra node flags for Ferry's process, e.g. --perf-basic-prof for `perf record`
  */
 import { Client as PgClient } from 'pg';
 import { Cluster } from '../test/support/processes';
