@@ -102,7 +102,8 @@ async function main(): Promise<void> {
   try {
     // BENCH_CPU_PROF=<dir>: V8 CPU profiles of Ferry's threads, written when it shuts down gracefully at the end
     const prof = process.env.BENCH_CPU_PROF;
-    await cluster.spawn('ferry', ['api', 'release-worker', 'writer'], {}, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean));
+    const nodeArgs = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+    await cluster.spawn('ferry', ['api', 'release-worker', 'writer'], {}, nodeArgs);
     pg = new PgClient({ connectionString: cluster.databaseUrl });
     await pg.connect();
     // Ferry's figure includes its git children (reaped, so counted in its cutime/cstime).
