@@ -19,6 +19,7 @@ import { ChartStore } from '../src/render/charts';
 import { createPool, type Db, migrate } from '../src/store/db';
 import { getRelease } from '../src/store/releases';
 import { useGitHelper } from '../src/gitops/git-helper';
+import { localRemotePath } from '../src/gitops/writer';
 import { pgWriteFence } from '../src/store/writer-lease';
 import { createReleaseWorker } from '../worker/release-worker';
 import { installRuntime } from '../worker/runtime';
@@ -126,11 +127,16 @@ export async function startFerry(
       // Registered first so it stops last: the writer and the reader run git until they close.
       if (config.gitHelper) stops.push(useGitHelper());
       const layout = { defaultRemote: gitopsRepo, byEnv: config.gitopsRepoByEnv };
+      // Ferry's own embedded repository has no receive hooks to honour, so by default only it skips git's transport.
+      const directLocalWrite = (remote: string) =>
+        config.gitopsDirectWrite === 'true'
+          ? localRemotePath(remote) !== null
+          : config.gitopsDirectWrite === 'auto' && config.gitopsRepo === undefined && remote === gitopsRepo;
       if (roles.writerWorker) {
         // Replicas of this role serialise per repository through the PostgreSQL write lease.
         const fence = pgWriteFence(db);
         const retry = { maxElapsedMs: config.gitRetryForMs, initialDelayMs: 100, maxDelayMs: 5_000 };
-        const writers = new GitopsWriters(layout, (remote) => ({ branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'writer', remote), committer: COMMITTER, fence, retry, log: (m, f) => log.debug(m, f as Record<string, unknown>) }));
+        const writers = new GitopsWriters(layout, (remote) => ({ branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'writer', remote), committer: COMMITTER, fence, retry, directLocalWrite: directLocalWrite(remote), log: (m, f) => log.debug(m, f as Record<string, unknown>) }));
         writers.onWriter((w) => metrics.watchWriter(w.stats));
         await writers.initDefault();
         stops.push(() => writers.close());
@@ -150,7 +156,7 @@ export async function startFerry(
         // starving the release steps (local activities hold workflow task slots while they wait for a session).
         const laneDb = createPool(services.databaseUrl);
         stops.push(() => laneDb.end());
-        const reader = new GitopsWriters(layout, (remote) => ({ branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'reader', remote), committer: COMMITTER }));
+        const reader = new GitopsWriters(layout, (remote) => ({ branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'reader', remote), committer: COMMITTER, directLocalWrite: directLocalWrite(remote) }));
         await reader.initDefault();
         stops.push(() => reader.close());
         workers.push(await createReleaseWorker({

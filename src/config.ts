@@ -26,6 +26,7 @@ const EnvSchema = z.object({
   FERRY_FLUX_WEBHOOK_SECRET: z.string().optional(),
   FERRY_AWAIT_FLUX: bool.default(true),
   FERRY_GIT_HELPER: bool.default(true),
+  FERRY_GITOPS_DIRECT_WRITE: z.enum(['auto', 'true', 'false']).default('auto'),
   FERRY_FLUX_TIMEOUT: DurationSchema.default('15m'),
   FERRY_NOTIFY_WEBHOOK_URL: z.url().optional(),
   FERRY_MAX_BODY: z.string().regex(/^\d+(b|kb|mb)$/i).default('5mb'),
@@ -75,6 +76,11 @@ export interface FerryConfig {
   awaitFlux: boolean;
   /** Run git commands from a small helper process instead of forking Ferry's own (src/gitops/git-helper.ts). */
   gitHelper: boolean;
+  /**
+   * Write local bare GitOps repositories without git's transport (GitopsWriterOptions.directLocalWrite): `auto` only
+   * the embedded default repository, `true` every repository on a local path, `false` none.
+   */
+  gitopsDirectWrite: 'auto' | 'true' | 'false';
   fluxTimeout: string;
   notifyWebhookUrl?: string;
   maxBody: string;
@@ -170,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     fluxWebhookSecret: e.FERRY_FLUX_WEBHOOK_SECRET,
     awaitFlux: e.FERRY_AWAIT_FLUX,
     gitHelper: e.FERRY_GIT_HELPER,
+    gitopsDirectWrite: e.FERRY_GITOPS_DIRECT_WRITE,
     fluxTimeout: e.FERRY_FLUX_TIMEOUT,
     notifyWebhookUrl: e.FERRY_NOTIFY_WEBHOOK_URL,
     maxBody: e.FERRY_MAX_BODY,

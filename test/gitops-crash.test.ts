@@ -31,9 +31,9 @@ function changes(prefix: string, count: number, notBefore: string): AppChange[] 
   }));
 }
 
-async function setup(): Promise<{ remote: HookedRemote; dir: string }> {
+async function setup(direct = false): Promise<{ remote: HookedRemote; dir: string }> {
   const dir = path.join(root, `case-${++n}`);
-  const remote = await makeHookedRemote(path.join(dir, 'remote.git'));
+  const remote = await makeHookedRemote(path.join(dir, 'remote.git'), { direct });
   // a first commit so the branch exists (the writer never recreates a branch it has seen disappear)
   await pushForeign(remote, path.join(dir, 'seed'), { 'README.md': 'gitops\n' }, 'seed');
   return { remote, dir };
@@ -49,54 +49,57 @@ function assertExactlyOnce(remote: string, ids: string[], foreign: string[] = []
 }
 
 describe('writer killed mid-write', () => {
-  test('killed while its push waits at pre-receive (nothing landed): a restart on the same cacheDir commits each release once', async () => {
-    const { remote, dir } = await setup();
-    const notBefore = new Date().toISOString();
-    const job = { remote: remote.dir, branch: 'main', cacheDir: path.join(dir, 'cache'), changes: changes('pre', 5, notBefore) };
-    await remote.hold('pre', true);
-    const first = await spawnWriter(job, path.join(dir, 'job1.json'));
-    const arrival = await remote.nextArrival('pre');
-    await first.kill();
-    await remote.verdict(arrival, 1); // the orphaned push is declined: nothing reached the branch
-    await remote.hold('pre', false);
-    assert.equal(releaseCounts(remote.dir).size, 0);
+  for (const direct of [false, true]) {
+    const suffix = direct ? ' (direct local write)' : '';
+    test(`killed while its ${direct ? 'branch update waits, ref locked' : 'push waits at pre-receive'} (nothing landed): a restart on the same cacheDir commits each release once${suffix}`, async () => {
+      const { remote, dir } = await setup(direct);
+      const notBefore = new Date().toISOString();
+      const job = { remote: remote.dir, branch: 'main', cacheDir: path.join(dir, 'cache'), changes: changes('pre', 5, notBefore), directLocalWrite: direct };
+      await remote.hold('pre', true);
+      const first = await spawnWriter(job, path.join(dir, 'job1.json'));
+      const arrival = await remote.nextArrival('pre');
+      await first.kill();
+      await remote.verdict(arrival, 1); // the orphaned push is declined: nothing reached the branch
+      await remote.hold('pre', false);
+      assert.equal(releaseCounts(remote.dir).size, 0);
 
-    const second = await spawnWriter(job, path.join(dir, 'job2.json'));
-    const done = await second.waitFor((e) => e.event === 'done');
-    const results = second.events.filter((e) => e.event === 'result');
-    assert.equal(results.length, 5);
-    assert.ok(results.every((r) => r.status === 'committed'), JSON.stringify(second.events));
-    assert.equal(done.stats.pushes, 1);
-    assertExactlyOnce(remote.dir, job.changes.map((c) => c.releaseId));
-  });
+      const second = await spawnWriter(job, path.join(dir, 'job2.json'));
+      const done = await second.waitFor((e) => e.event === 'done');
+      const results = second.events.filter((e) => e.event === 'result');
+      assert.equal(results.length, 5);
+      assert.ok(results.every((r) => r.status === 'committed'), JSON.stringify(second.events));
+      assert.equal(done.stats.pushes, 1);
+      assertExactlyOnce(remote.dir, job.changes.map((c) => c.releaseId));
+    });
 
-  test('killed after the branch moved but before it heard back (post-receive): a fresh process finds the commits', async () => {
-    const { remote, dir } = await setup();
-    const notBefore = new Date().toISOString();
-    const landed = changes('post', 5, notBefore);
-    await remote.hold('post', true);
-    const first = await spawnWriter({ remote: remote.dir, branch: 'main', cacheDir: path.join(dir, 'cache-a'), changes: landed }, path.join(dir, 'job1.json'));
-    const arrival = await remote.nextArrival('post');
-    await first.kill();
-    assert.equal(first.events.filter((e) => e.event === 'result').length, 0, 'nothing was reported');
-    await remote.verdict(arrival, 0);
-    await remote.hold('post', false);
-    const pushed = releaseCounts(remote.dir);
-    assert.equal(pushed.size, 5, 'the push landed');
-    const tipBefore = gitSync(remote.dir, 'rev-parse', 'main');
+    test(`killed after the branch moved but before it heard back (${direct ? 'reference-transaction committed' : 'post-receive'}): a fresh process finds the commits${suffix}`, async () => {
+      const { remote, dir } = await setup(direct);
+      const notBefore = new Date().toISOString();
+      const landed = changes('post', 5, notBefore);
+      await remote.hold('post', true);
+      const first = await spawnWriter({ remote: remote.dir, branch: 'main', cacheDir: path.join(dir, 'cache-a'), changes: landed, directLocalWrite: direct }, path.join(dir, 'job1.json'));
+      const arrival = await remote.nextArrival('post');
+      await first.kill();
+      assert.equal(first.events.filter((e) => e.event === 'result').length, 0, 'nothing was reported');
+      await remote.verdict(arrival, 0);
+      await remote.hold('post', false);
+      const pushed = releaseCounts(remote.dir);
+      assert.equal(pushed.size, 5, 'the push landed');
+      const tipBefore = gitSync(remote.dir, 'rev-parse', 'main');
 
-    // the retry brings the same five plus two new releases, on a fresh cache directory (another pod)
-    const more = changes('post-new', 2, notBefore);
-    const second = await spawnWriter({ remote: remote.dir, branch: 'main', cacheDir: path.join(dir, 'cache-b'), changes: [...landed, ...more] }, path.join(dir, 'job2.json'));
-    await second.waitFor((e) => e.event === 'done');
-    const results = new Map(second.events.filter((e) => e.event === 'result').map((e) => [e.releaseId, e]));
-    for (const c of landed) {
-      assert.equal(results.get(c.releaseId)?.status, 'already-committed');
-      assert.equal(gitSync(remote.dir, 'merge-base', '--is-ancestor', results.get(c.releaseId).commit, tipBefore), '');
-    }
-    for (const c of more) assert.equal(results.get(c.releaseId)?.status, 'committed');
-    assertExactlyOnce(remote.dir, [...landed, ...more].map((c) => c.releaseId));
-  });
+      // the retry brings the same five plus two new releases, on a fresh cache directory (another pod)
+      const more = changes('post-new', 2, notBefore);
+      const second = await spawnWriter({ remote: remote.dir, branch: 'main', cacheDir: path.join(dir, 'cache-b'), changes: [...landed, ...more], directLocalWrite: direct }, path.join(dir, 'job2.json'));
+      await second.waitFor((e) => e.event === 'done');
+      const results = new Map(second.events.filter((e) => e.event === 'result').map((e) => [e.releaseId, e]));
+      for (const c of landed) {
+        assert.equal(results.get(c.releaseId)?.status, 'already-committed');
+        assert.equal(gitSync(remote.dir, 'merge-base', '--is-ancestor', results.get(c.releaseId).commit, tipBefore), '');
+      }
+      for (const c of more) assert.equal(results.get(c.releaseId)?.status, 'committed');
+      assertExactlyOnce(remote.dir, [...landed, ...more].map((c) => c.releaseId));
+    });
+  }
 
   test('killed during the rebuild after a rejection: the rebuilt push lands later, the restart finds it; the foreign commit stays', async () => {
     const { remote, dir } = await setup();

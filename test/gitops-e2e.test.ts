@@ -22,7 +22,8 @@ before(async () => {
   euRepo = path.join(await mkdtemp(path.join(tmpdir(), 'ferry-eu-')), 'prod-eu.git');
   execFileSync('git', ['init', '--bare', '--quiet', '--initial-branch=main', euRepo]);
   stack = await startStack({
-    env: { FERRY_AWAIT_FLUX: 'false', FERRY_GIT_RETRY_FOR: '2s', FERRY_GITOPS_REPO_PROD_EU: euRepo },
+    // git's transport, as against a Git server: these tests hold and decline pushes with receive hooks
+    env: { FERRY_AWAIT_FLUX: 'false', FERRY_GIT_RETRY_FOR: '2s', FERRY_GITOPS_REPO_PROD_EU: euRepo, FERRY_GITOPS_DIRECT_WRITE: 'false' },
   });
   remote = await hookRemote(stack.ferry.gitopsRepo);
 });

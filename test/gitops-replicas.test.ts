@@ -62,56 +62,60 @@ describe('write lease', () => {
 });
 
 describe('two writer processes on one repo', () => {
-  test('50 concurrent releases from two replicas while a human pushes: 50 commits, each once, linear, foreign kept, pushes ordered by token', async () => {
-    const remote = await makeHookedRemote(path.join(root, 'remote.git'));
-    const seed = await pushForeign(remote, path.join(root, 'human'), { 'README.md': 'gitops\n' }, 'seed');
-    const notBefore = new Date().toISOString();
-    const all: AppChange[] = Array.from({ length: 50 }, (_, i) => ({
-      releaseId: `rel-${i}`,
-      dir: `production/app${i % 20}`, // several releases per app: per-directory order matters
-      files: { 'deploy.yaml': `image: app${i % 20}:${i}\n` },
-      title: `release ${i}`,
-      trailers: { 'Ferry-App': `app${i % 20}` },
-      notBefore,
-    }));
-    const jobs = [0, 1].map((r) => ({
-      remote: remote.dir,
-      branch: 'main',
-      cacheDir: path.join(root, `cache-${r}`),
-      // same-app releases go to the same replica (as a per-app ordered release flow would); apps interleave
-      changes: all.filter((c) => (Number(c.trailers['Ferry-App']!.slice(3)) % 2) === r),
-      waves: 5,
-      gapMs: 40,
-      databaseUrl,
-    }));
-    const replicas = await Promise.all(jobs.map((j, i) => spawnWriter(j, path.join(root, `job-${i}.json`))));
-    const foreign: string[] = [];
-    for (let i = 0; i < 5; i++) {
-      foreign.push(await pushForeign(remote, path.join(root, 'human'), { [`docs/note-${i}.md`]: `${i}\n` }, `human note ${i}`));
-    }
-    const done = await Promise.all(replicas.map((r) => r.waitFor((e) => e.event === 'done', 90_000)));
-    for (const r of replicas) {
-      const errors = r.events.filter((e) => e.event === 'error');
-      assert.deepEqual(errors, []);
-    }
+  for (const direct of [false, true]) {
+    test(`50 concurrent releases from two replicas while a human pushes: 50 commits, each once, linear, foreign kept, pushes ordered by token${direct ? ' (direct local write)' : ''}`, async () => {
+      const base = path.join(root, direct ? 'direct' : 'push');
+      const remote = await makeHookedRemote(path.join(base, 'remote.git'), { direct });
+      const seed = await pushForeign(remote, path.join(base, 'human'), { 'README.md': 'gitops\n' }, 'seed');
+      const notBefore = new Date().toISOString();
+      const all: AppChange[] = Array.from({ length: 50 }, (_, i) => ({
+        releaseId: `rel-${i}`,
+        dir: `production/app${i % 20}`, // several releases per app: per-directory order matters
+        files: { 'deploy.yaml': `image: app${i % 20}:${i}\n` },
+        title: `release ${i}`,
+        trailers: { 'Ferry-App': `app${i % 20}` },
+        notBefore,
+      }));
+      const jobs = [0, 1].map((r) => ({
+        remote: remote.dir,
+        branch: 'main',
+        cacheDir: path.join(base, `cache-${r}`),
+        // same-app releases go to the same replica (as a per-app ordered release flow would); apps interleave
+        changes: all.filter((c) => (Number(c.trailers['Ferry-App']!.slice(3)) % 2) === r),
+        waves: 5,
+        gapMs: 40,
+        databaseUrl,
+        directLocalWrite: direct,
+      }));
+      const replicas = await Promise.all(jobs.map((j, i) => spawnWriter(j, path.join(base, `job-${i}.json`))));
+      const foreign: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        foreign.push(await pushForeign(remote, path.join(base, 'human'), { [`docs/note-${i}.md`]: `${i}\n` }, `human note ${i}`));
+      }
+      const done = await Promise.all(replicas.map((r) => r.waitFor((e) => e.event === 'done', 90_000)));
+      for (const r of replicas) {
+        const errors = r.events.filter((e) => e.event === 'error');
+        assert.deepEqual(errors, []);
+      }
 
-    const counts = releaseCounts(remote.dir);
-    for (const c of all) assert.equal(counts.get(c.releaseId), 1, `${c.releaseId} once`);
-    assert.equal(gitSync(remote.dir, 'rev-list', '--merges', 'main'), '');
-    for (const sha of [seed, ...foreign]) gitSync(remote.dir, 'merge-base', '--is-ancestor', sha, 'main');
-    assert.equal(gitSync(remote.dir, 'rev-list', '--count', 'main'), String(50 + 6));
-    // last release per app wins
-    for (let a = 0; a < 20; a++) {
-      const last = Math.max(...all.map((_, i) => i).filter((i) => i % 20 === a));
-      assert.equal(gitSync(remote.dir, 'show', `main:production/app${a}/deploy.yaml`), `image: app${a}:${last}`);
-    }
-    // the pushes of both processes, ordered by fencing token, follow each other in the history
-    const pushes = replicas.flatMap((r) => r.events.filter((e) => e.event === 'pushed')).sort((x, y) => Number(BigInt(x.token) - BigInt(y.token)));
-    for (let i = 1; i < pushes.length; i++) {
-      gitSync(remote.dir, 'merge-base', '--is-ancestor', pushes[i - 1].tip, pushes[i].tip);
-    }
-    const stats = done.map((d) => d.stats);
-    assert.ok(stats.every((s) => s.leases > 0 && s.commits > 0), JSON.stringify(stats));
-    assert.equal(stats[0].commits + stats[1].commits, 50);
-  });
+      const counts = releaseCounts(remote.dir);
+      for (const c of all) assert.equal(counts.get(c.releaseId), 1, `${c.releaseId} once`);
+      assert.equal(gitSync(remote.dir, 'rev-list', '--merges', 'main'), '');
+      for (const sha of [seed, ...foreign]) gitSync(remote.dir, 'merge-base', '--is-ancestor', sha, 'main');
+      assert.equal(gitSync(remote.dir, 'rev-list', '--count', 'main'), String(50 + 6));
+      // last release per app wins
+      for (let a = 0; a < 20; a++) {
+        const last = Math.max(...all.map((_, i) => i).filter((i) => i % 20 === a));
+        assert.equal(gitSync(remote.dir, 'show', `main:production/app${a}/deploy.yaml`), `image: app${a}:${last}`);
+      }
+      // the pushes of both processes, ordered by fencing token, follow each other in the history
+      const pushes = replicas.flatMap((r) => r.events.filter((e) => e.event === 'pushed')).sort((x, y) => Number(BigInt(x.token) - BigInt(y.token)));
+      for (let i = 1; i < pushes.length; i++) {
+        gitSync(remote.dir, 'merge-base', '--is-ancestor', pushes[i - 1].tip, pushes[i].tip);
+      }
+      const stats = done.map((d) => d.stats);
+      assert.ok(stats.every((s) => s.leases > 0 && s.commits > 0), JSON.stringify(stats));
+      assert.equal(stats[0].commits + stats[1].commits, 50);
+    });
+  }
 });

@@ -79,7 +79,7 @@ async function makeForeignClone(remote: string): Promise<{ dir: string; commit: 
   };
 }
 
-async function newWriter(remote: string, extra: Partial<ConstructorParameters<typeof GitopsWriter>[0]> = {}): Promise<GitopsWriter> {
+async function newWriterWith(remote: string, extra: Partial<ConstructorParameters<typeof GitopsWriter>[0]> = {}): Promise<GitopsWriter> {
   const w = new GitopsWriter({ remote, branch: 'main', cacheDir: fresh('cache'), committer: COMMITTER, retry: FAST_RETRY, ...extra });
   await w.init();
   return w;
@@ -123,20 +123,18 @@ async function lsDir(remote: string, rev: string, dir: string): Promise<string[]
 }
 
 /**
- * pre-receive hook: the first time the writer pushes (a commit carrying Ferry-Release-Id), it first pushes a foreign
- * commit from another clone, so the writer's push deterministically loses the race and must rebuild.
+ * A hook that makes the writer's first push (a commit carrying Ferry-Release-Id) deterministically lose a race: a
+ * foreign commit from another clone lands first, and the writer must rebuild on it. Through git's transport it is a
+ * pre-receive hook that pushes the foreign commit before the writer's update. A direct local write runs no receive
+ * hooks, only `reference-transaction`: it aborts the writer's first update while it holds the ref lock ("prepared"),
+ * then pushes the foreign commit once the lock is released ("aborted"), before the writer hears of the failure.
  */
-async function installRacingHook(remote: string, foreignDir: string, files: Record<string, string>, msg: string): Promise<string> {
+async function installRacingHook(remote: string, foreignDir: string, files: Record<string, string>, msg: string, direct = false): Promise<string> {
   const marker = fresh('hook-fired');
   const writes = Object.entries(files)
     .map(([p, c]) => `mkdir -p "$(dirname '${p}')" && printf '%s' '${c}' > '${p}'`)
     .join(' && ');
-  const script = `#!/bin/sh
-read old new ref
-git log -1 --format=%B "$new" | grep -q '^Ferry-Release-Id:' || exit 0
-[ -e '${marker}' ] && exit 0
-touch '${marker}'
-unset GIT_DIR GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_PUSH_OPTION_COUNT
+  const foreignPush = `unset GIT_DIR GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_PUSH_OPTION_COUNT
 cd '${foreignDir}' || exit 1
 i=0
 while [ $i -lt 30 ]; do
@@ -147,13 +145,53 @@ done
 echo "hook failed" >> '${marker}'
 exit 0
 `;
-  const hook = path.join(remote, 'hooks', 'pre-receive');
+  const ours = `git log -1 --format=%B "$new" 2>/dev/null | grep -q '^Ferry-Release-Id:'`;
+  const script = direct
+    ? `#!/bin/sh
+read old new ref
+armed='${marker}.armed'
+case "$1" in
+  prepared)
+    ${ours} || exit 0
+    [ -e '${marker}' ] || [ -e "$armed" ] && exit 0
+    touch "$armed"; exit 1 ;;
+  aborted)
+    [ -e "$armed" ] && [ ! -e '${marker}' ] || exit 0
+    ${foreignPush} ;;
+esac
+exit 0
+`
+    : `#!/bin/sh
+read old new ref
+${ours} || exit 0
+[ -e '${marker}' ] && exit 0
+touch '${marker}'
+${foreignPush}`;
+  const hook = path.join(remote, 'hooks', direct ? 'reference-transaction' : 'pre-receive');
   await writeFile(hook, script);
   await chmod(hook, 0o755);
   return marker;
 }
 
-describe('GitopsWriter', () => {
+/**
+ * A hook that runs `body` when the writer's update arrives: before the branch moves (`before`, a non-zero exit
+ * refuses the update) or after (`after`). pre-/post-receive through git's transport; `reference-transaction`
+ * ("prepared" / "committed") for a direct local write.
+ */
+async function installUpdateHook(remote: string, direct: boolean, when: 'before' | 'after', body: string): Promise<string> {
+  const hook = direct
+    ? path.join(remote, 'hooks', 'reference-transaction')
+    : path.join(remote, 'hooks', when === 'before' ? 'pre-receive' : 'post-receive');
+  const state = when === 'before' ? 'prepared' : 'committed';
+  await writeFile(hook, direct ? `#!/bin/sh\n[ "$1" = ${state} ] || exit 0\n${body}\n` : `#!/bin/sh\n${body}\n`);
+  await chmod(hook, 0o755);
+  return hook;
+}
+
+for (const direct of [false, true]) describe(direct ? 'GitopsWriter, direct local write' : 'GitopsWriter', () => {
+  const newWriter = (remote: string, extra: Partial<ConstructorParameters<typeof GitopsWriter>[0]> = {}) =>
+    newWriterWith(remote, { directLocalWrite: direct, ...extra });
+
   test('first commit into an empty remote, exact directory contents, trailers, removal', async () => {
     const remote = await makeRemote();
     const w = await newWriter(remote);
@@ -325,7 +363,7 @@ describe('GitopsWriter', () => {
     const foreign = await makeForeignClone(remote);
     const seed = await foreign.commit({ 'README.md': 'gitops\n' }, 'initial');
     const racer = await makeForeignClone(remote);
-    const marker = await installRacingHook(remote, racer.dir, { 'infra/racer.txt': 'raced' }, 'foreign: racing commit');
+    const marker = await installRacingHook(remote, racer.dir, { 'infra/racer.txt': 'raced' }, 'foreign: racing commit', direct);
     const w = await newWriter(remote);
     try {
       const foreignShas: string[] = [];
@@ -366,9 +404,7 @@ describe('GitopsWriter', () => {
     try {
       await w.submit(change('gu-seed', 'staging/gu', { 'deploy.yaml': 'v0\n' }));
       // The remote refuses every push: the first attempt plans, pushes, and gives up (the activity would retry).
-      const hook = path.join(remote, 'hooks', 'pre-receive');
-      await writeFile(hook, '#!/bin/sh\ncat >/dev/null\nexit 1\n');
-      await chmod(hook, 0o755);
+      const hook = await installUpdateHook(remote, direct, 'before', 'cat >/dev/null\nexit 1');
       await assert.rejects(w.submit(change('gu-1', 'staging/gu', { 'deploy.yaml': 'v1\n' })), GitopsUnavailableError);
       await rm(hook);
       await racer.commit({ 'staging/gu/hotfix.yaml': 'by hand' }, 'hand-made hotfix');
@@ -392,7 +428,7 @@ describe('GitopsWriter', () => {
     const racer = await makeForeignClone(remote);
     try {
       await w.submit(change('cf-seed', 'staging/app3', { 'deploy.yaml': 'v0\n', 'svc.yaml': 's\n' }));
-      const marker = await installRacingHook(remote, racer.dir, { 'staging/app3/deploy.yaml': 'hand-edited' }, 'hotfix by hand');
+      const marker = await installRacingHook(remote, racer.dir, { 'staging/app3/deploy.yaml': 'hand-edited' }, 'hotfix by hand', direct);
       const outcomes = await Promise.allSettled(
         Array.from({ length: 6 }, (_, i) => w.submit(change(`cf-${i}`, `staging/app${i}`, { 'deploy.yaml': `v1-${i}\n` }))),
       );
@@ -492,9 +528,7 @@ describe('GitopsWriter', () => {
     try {
       await w.submit(change('slow-0', 'staging/a', { f: '0' }));
       // post-receive runs after the ref update: the client gives up while the commit is already on the remote
-      const hook = path.join(remote, 'hooks', 'post-receive');
-      await writeFile(hook, '#!/bin/sh\ncat >/dev/null\nsleep 5\n');
-      await chmod(hook, 0o755);
+      const hook = await installUpdateHook(remote, direct, 'after', 'cat >/dev/null\nsleep 5');
       const r = await w.submit(change('slow-1', 'staging/b', { f: '1' }));
       await rm(hook);
       assert.equal(r.status, 'committed');
@@ -544,7 +578,7 @@ describe('GitopsWriter', () => {
       assert.equal(w.stats.batches, 0);
       // a second writer on the same cache directory is refused
       const cacheDir = (w as unknown as { cacheDir: string }).cacheDir;
-      const clash = new GitopsWriter({ remote, branch: 'main', cacheDir, committer: COMMITTER });
+      const clash = new GitopsWriter({ remote, branch: 'main', cacheDir, committer: COMMITTER, directLocalWrite: direct });
       await assert.rejects(clash.init(), /already used/);
     } finally {
       await w.close();

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Worker } from '@temporalio/worker';
@@ -221,6 +224,12 @@ describe('releases', () => {
     assert.deepEqual(new Set(done.map((d) => d.status)), new Set(['succeeded']));
     const tree = stack.git('ls-tree', '--name-only', 'main', 'prod/').split('\n');
     for (const app of apps) assert.ok(tree.includes(`prod/${app}`), app);
+    // The embedded repository is written without git's transport: the writer's cache borrows the repository's
+    // objects and holds none of its own (every commit went straight into the repository).
+    const writerCache = path.join(stack.dir, 'git', readdirSync(path.join(stack.dir, 'git')).find((d) => d.startsWith('writer-'))!);
+    assert.equal(readFileSync(path.join(writerCache, 'objects', 'info', 'alternates'), 'utf8').trim(), path.join(stack.ferry.gitopsRepo, 'objects'));
+    assert.equal(execFileSync('git', ['--git-dir', writerCache, 'count-objects'], { encoding: 'utf8' }).trim(), '0 objects, 0 kilobytes');
+    assert.deepEqual(readdirSync(path.join(writerCache, 'objects', 'pack')), []);
   });
 });
 

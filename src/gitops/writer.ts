@@ -65,6 +65,13 @@ export interface GitopsWriterOptions {
    * are still correct (non-force push), but race and rebuild instead of taking turns.
    */
   fence?: WriteFence;
+  /**
+   * The remote is a bare repository on a local path (or `file://` URL) that this process may write: skip git's
+   * transport. Commits are built straight into the remote's object store, the branch moves by a compare-and-swap
+   * `update-ref` (as safe as a non-forced push), and the cache reads the remote's objects through
+   * `objects/info/alternates` instead of fetching. The remote's receive hooks do not run. See README.md here.
+   */
+  directLocalWrite?: boolean;
 }
 
 export interface GitopsWriterStats {
@@ -72,7 +79,7 @@ export interface GitopsWriterStats {
   batches: number;
   /** release commits that landed on the remote branch through this writer */
   commits: number;
-  /** successful pushes */
+  /** successful pushes (with directLocalWrite: branch updates) */
   pushes: number;
   /** push attempts, including failed ones */
   pushAttempts: number;
@@ -142,6 +149,19 @@ function cleanIdentity(who: GitIdentity, what: string): GitIdentity {
   return { name, email };
 }
 
+/** The local path of a `file://` URL or plain path remote; null for any other transport. */
+export function localRemotePath(remote: string): string | null {
+  if (/^file:\/\//i.test(remote)) {
+    try {
+      return path.resolve(decodeURIComponent(new URL(remote).pathname));
+    } catch {
+      return null;
+    }
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote) || /^[^/]+:/.test(remote)) return null;
+  return path.resolve(remote);
+}
+
 /** Relative local paths are resolved against the process cwd (git runs inside cacheDir). */
 function normaliseRemote(remote: string): string {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote) || /^[^/]+:/.test(remote)) return remote;
@@ -173,6 +193,8 @@ export class GitopsWriter {
   private readonly trackingRef: string;
   private readonly fence: WriteFence | undefined;
   private readonly fenceKey: string;
+  /** with directLocalWrite: the remote repository's path */
+  private readonly direct: string | null;
   /** token of the last lease this writer held */
   private lastToken: bigint | null = null;
 
@@ -214,6 +236,11 @@ export class GitopsWriter {
     this.trackingRef = `refs/remotes/origin/${this.branch}`;
     this.fence = opts.fence;
     this.fenceKey = `${this.remote}#${this.branch}`;
+    this.direct = null;
+    if (opts.directLocalWrite) {
+      this.direct = localRemotePath(this.remote);
+      if (!this.direct) throw new Error(`directLocalWrite needs a local repository path, not ${this.remote}`);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -252,6 +279,7 @@ export class GitopsWriter {
       await this.git(['config', '--unset-all', 'remote.origin.fetch'], { okCodes: [0, 5] });
       const fmt = (await this.git(['rev-parse', '--show-object-format'])).stdout.trim();
       this.algo = fmt === 'sha256' ? 'sha256' : 'sha1';
+      await this.linkRemoteObjects();
       await this.fetchTip();
       this.initialized = true;
       this.log('gitops.init', { remote: this.remote, branch: this.branch, tip: this.tip });
@@ -514,7 +542,7 @@ export class GitopsWriter {
               throw e;
             }
           }
-          const pushError = await this.push(last);
+          const pushError = await this.push(last, base);
           if (!pushError) {
             const pushedAt = new Date().toISOString();
             for (const p of toCommit) this.settleCommitted(p, pushedAt, toCommit.length);
@@ -705,31 +733,15 @@ export class GitopsWriter {
     return run;
   }
 
-  /** Fetches the branch into the tracking ref; returns the remote tip (null when the branch does not exist). */
+  /**
+   * The remote tip (null when the branch does not exist), fetched into the tracking ref; with directLocalWrite read
+   * from the remote repository itself, whose objects the cache already sees.
+   */
   private fetchTip(): Promise<string | null> {
     return this.withRefLock(async () => {
       const started = Date.now();
       this.stats.fetches++;
-      try {
-        await this.git(
-          [
-            'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', '--no-auto-gc',
-            'origin', `+refs/heads/${this.branch}:${this.trackingRef}`,
-          ],
-          { timeoutMs: this.pushTimeoutMs },
-        );
-      } catch (e) {
-        if (e instanceof GitCommandError && /couldn't find remote ref/i.test(e.stderr)) {
-          await this.git(['update-ref', '-d', this.trackingRef]);
-          if (started >= this.tipConfirmedAt) {
-            this.tip = null;
-            this.tipConfirmedAt = started;
-          }
-          return null;
-        }
-        throw e;
-      }
-      const fetched = await this.readTrackingRef();
+      const fetched = this.direct ? await this.readRemoteTip(this.direct) : await this.fetchTrackingRef();
       // a push that completed while this fetch was running knows better
       if (started >= this.tipConfirmedAt) {
         this.tip = fetched;
@@ -740,13 +752,82 @@ export class GitopsWriter {
     });
   }
 
-  /** Returns null on success, the error otherwise (the caller decides by fetching whether the remote moved). */
-  private async push(commit: string): Promise<Error | null> {
+  private async fetchTrackingRef(): Promise<string | null> {
+    try {
+      await this.git(
+        [
+          'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', '--no-auto-gc',
+          'origin', `+refs/heads/${this.branch}:${this.trackingRef}`,
+        ],
+        { timeoutMs: this.pushTimeoutMs },
+      );
+    } catch (e) {
+      if (e instanceof GitCommandError && /couldn't find remote ref/i.test(e.stderr)) {
+        await this.git(['update-ref', '-d', this.trackingRef]);
+        return null;
+      }
+      throw e;
+    }
+    return this.readTrackingRef();
+  }
+
+  /** The branch in a local remote: its loose ref file when there is one (no process), else `rev-parse` there. */
+  private async readRemoteTip(repo: string): Promise<string | null> {
+    try {
+      const loose = (await fsp.readFile(path.join(repo, 'refs', 'heads', this.branch), 'utf8')).trim();
+      if (/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(loose)) return loose;
+    } catch {
+      /* packed, absent, or the repository is unreachable: rev-parse tells which */
+    }
+    const out = await runGit(['rev-parse', '-q', '--verify', `refs/heads/${this.branch}^{commit}`], {
+      gitDir: repo,
+      okCodes: [0, 1],
+      timeoutMs: this.pushTimeoutMs,
+    });
+    return out.stdout.trim() || null;
+  }
+
+  /**
+   * With directLocalWrite the cache borrows the remote's objects (alternates), so it never fetches. Without, a link
+   * left by an earlier direct run is removed, and with it the cache refs that may name objects only the remote has.
+   */
+  private async linkRemoteObjects(): Promise<void> {
+    const file = path.join(this.cacheDir, 'objects', 'info', 'alternates');
+    const current = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+    if (this.direct) {
+      const objects = path.join(this.direct, 'objects');
+      if (!existsSync(path.join(this.direct, 'HEAD')) || !existsSync(objects)) {
+        throw new Error(`directLocalWrite: ${this.direct} is not a bare git repository`);
+      }
+      if (current !== objects) {
+        await fsp.mkdir(path.dirname(file), { recursive: true });
+        await fsp.writeFile(file, `${objects}\n`);
+      }
+      return;
+    }
+    if (!current) return;
+    for (const ref of [this.trackingRef, BATCH_REF]) await this.git(['update-ref', '-d', ref]);
+    await fsp.unlink(file);
+  }
+
+  /**
+   * Moves the remote branch from `base` to `commit`. Returns null on success, the error otherwise (the caller
+   * decides by fetching whether the remote moved).
+   */
+  private async push(commit: string, base: string | null): Promise<Error | null> {
     this.stats.pushAttempts++;
     try {
-      await this.git(['push', '--porcelain', '--no-verify', 'origin', `${commit}:refs/heads/${this.branch}`], {
-        timeoutMs: this.pushTimeoutMs,
-      });
+      if (this.direct) {
+        // the expected old value makes this a compare-and-swap under the ref's lock, like receive-pack's own update
+        await runGit(['update-ref', '-m', 'ferry: push', `refs/heads/${this.branch}`, commit, base ?? this.zeroId()], {
+          gitDir: this.direct,
+          timeoutMs: this.pushTimeoutMs,
+        });
+      } else {
+        await this.git(['push', '--porcelain', '--no-verify', 'origin', `${commit}:refs/heads/${this.branch}`], {
+          timeoutMs: this.pushTimeoutMs,
+        });
+      }
     } catch (e) {
       return e instanceof Error ? e : new Error(String(e));
     }
@@ -754,6 +835,7 @@ export class GitopsWriter {
     this.branchSeen = true;
     this.tip = commit;
     this.tipConfirmedAt = Date.now();
+    if (this.direct) return null;
     // Persisting the tracking ref only saves a restarted process a little work (it fetches first anyway), so it is
     // not awaited; the pushed commits stay reachable from BATCH_REF meanwhile.
     void this.withRefLock(() => this.git(['update-ref', this.trackingRef, commit])).catch((e) =>
@@ -790,7 +872,9 @@ export class GitopsWriter {
       })),
     );
     try {
-      const out = await this.git(['fast-import', '--quiet', '--force', '--done'], { input: stream });
+      // directLocalWrite: the objects go straight into the remote's store; only BATCH_REF stays in the cache
+      const env = this.direct ? { GIT_OBJECT_DIRECTORY: path.join(this.direct, 'objects') } : undefined;
+      const out = await this.git(['fast-import', '--quiet', '--force', '--done'], { input: stream, env });
       return parseMarks(out.stdout, changes.length);
     } catch (e) {
       await this.removeCrashReports();
@@ -844,8 +928,17 @@ export class GitopsWriter {
     }
   }
 
+  /**
+   * Packs loose objects now and then. With directLocalWrite that is the remote's job (each batch adds a pack there,
+   * and no receive-pack runs its `gc --auto`); the cache then holds nothing but refs.
+   */
   private async maybeGc(): Promise<void> {
     try {
+      if (this.direct) {
+        const repo = this.direct;
+        await runGit(['-c', 'gc.autoDetach=false', 'gc', '--auto', '--quiet'], { gitDir: repo });
+        return;
+      }
       await this.withRefLock(() => this.git(['gc', '--auto', '--quiet']));
     } catch (e) {
       this.log('gitops.gc.failed', { error: String(e) });

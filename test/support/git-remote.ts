@@ -48,18 +48,37 @@ export function gitSync(gitDir: string, ...args: string[]): string {
   }).trim();
 }
 
-export async function makeHookedRemote(dir: string): Promise<HookedRemote> {
+/**
+ * A writer with directLocalWrite runs no receive hooks; its `update-ref` runs `reference-transaction`, whose
+ * "prepared" state (ref locked, not yet moved; non-zero aborts) and "committed" state (moved) stand in for
+ * pre- and post-receive.
+ */
+const REFERENCE_TRANSACTION = `#!/bin/sh
+case "$1" in
+  prepared) exec "$(dirname "$0")/ferry-hold-pre" ;;
+  committed) exec "$(dirname "$0")/ferry-hold-post" ;;
+esac
+cat >/dev/null
+exit 0
+`;
+
+export async function makeHookedRemote(dir: string, opts: { direct?: boolean } = {}): Promise<HookedRemote> {
   execFileSync('git', ['init', '--bare', '--quiet', '--initial-branch=main', dir]);
-  return hookRemote(dir);
+  return hookRemote(dir, opts);
 }
 
-/** Installs the holding hooks into an existing bare repository. */
-export async function hookRemote(dir: string): Promise<HookedRemote> {
+/** Installs the holding hooks into an existing bare repository (`direct`: for a writer with directLocalWrite). */
+export async function hookRemote(dir: string, opts: { direct?: boolean } = {}): Promise<HookedRemote> {
   const ctl = `${dir}.ctl`;
   await mkdir(ctl, { recursive: true });
   for (const point of ['pre', 'post'] as const) {
-    const f = path.join(dir, 'hooks', `${point}-receive`);
+    const f = path.join(dir, 'hooks', opts.direct ? `ferry-hold-${point}` : `${point}-receive`);
     await writeFile(f, HOOK(ctl, point));
+    await chmod(f, 0o755);
+  }
+  if (opts.direct) {
+    const f = path.join(dir, 'hooks', 'reference-transaction');
+    await writeFile(f, REFERENCE_TRANSACTION);
     await chmod(f, 0o755);
   }
   const seen = new Set<string>();

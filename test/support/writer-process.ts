@@ -17,6 +17,7 @@ export interface WriterJob {
   retry?: { maxElapsedMs: number; initialDelayMs: number; maxDelayMs: number };
   /** PostgreSQL URL: serialise with other replicas through the write lease (see src/store/writer-lease.ts) */
   databaseUrl?: string;
+  directLocalWrite?: boolean;
 }
 
 function emit(o: object): void {
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     cacheDir: job.cacheDir,
     committer: { name: 'Ferry', email: 'ferry@example.test' },
     retry: job.retry ?? { maxElapsedMs: 60_000, initialDelayMs: 20, maxDelayMs: 300 },
+    directLocalWrite: job.directLocalWrite,
   });
   await writer.init();
   emit({ event: 'ready', pid: process.pid });
