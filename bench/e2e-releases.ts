@@ -10,6 +10,8 @@
  * being measured.
  *
  *   node --import tsx bench/e2e-releases.ts [--rates 1,2,5,10,20] [--seconds 10] [--no-docs]
+ *     [--write direct|push]   how the writer updates the local bare repository: `direct` (the default, as for
+ *                             `npm start`'s embedded repository) or through git's transport, as to a Git server
  *     [--temporal-in-memory]  dev server without a database file
  *     [--dump-history]        print one release's Temporal event timings per rate (where a release waits)
  *   BENCH_CPU_PROF=<dir>      V8 CPU profiles of Ferry's threads
@@ -25,6 +27,8 @@ import { arg } from './support/args';
 const RATES = arg('rates', '1,2,5,10,20').split(',').map(Number);
 const SECONDS = Number(arg('seconds', '10'));
 const ENV = 'production';
+const WRITE = arg('write', 'direct');
+if (WRITE !== 'direct' && WRITE !== 'push') throw new Error(`--write must be direct or push, not ${WRITE}`);
 
 interface Row {
   rate: number;
@@ -103,7 +107,7 @@ async function main(): Promise<void> {
     // BENCH_CPU_PROF=<dir>: V8 CPU profiles of Ferry's threads, written when it shuts down gracefully at the end
     const prof = process.env.BENCH_CPU_PROF;
     const nodeArgs = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-    await cluster.spawn('ferry', ['api', 'release-worker', 'writer'], {}, nodeArgs);
+    await cluster.spawn('ferry', ['api', 'release-worker', 'writer'], { FERRY_GITOPS_DIRECT_WRITE: WRITE === 'direct' ? 'true' : 'false' }, nodeArgs);
     pg = new PgClient({ connectionString: cluster.databaseUrl });
     await pg.connect();
     // Ferry's figure includes its git children (reaped, so counted in its cutime/cstime).
@@ -205,7 +209,7 @@ async function main(): Promise<void> {
     const dup = [...counts.values()].filter((c) => c > 1).length;
     const total = rows.reduce((s, r) => s + r.committed, 0);
     const md = [
-      `Run ${new Date().toISOString().slice(0, 16)}Z, ${machineDescription()}. One Ferry process (API, release worker, writer worker), Temporal dev server with a database file, ${process.env.DATABASE_URL ? 'PostgreSQL on DATABASE_URL' : 'embedded PostgreSQL'}, local bare GitOps repo; ${SECONDS} s per rate; FERRY_AWAIT_FLUX=false.`,
+      `Run ${new Date().toISOString().slice(0, 16)}Z, ${machineDescription()}. One Ferry process (API, release worker, writer worker), Temporal dev server with a database file, ${process.env.DATABASE_URL ? 'PostgreSQL on DATABASE_URL' : 'embedded PostgreSQL'}, local bare GitOps repo written ${WRITE === 'direct' ? 'directly (FERRY_GITOPS_DIRECT_WRITE, as the embedded default)' : 'through git push'}; ${SECONDS} s per rate; FERRY_AWAIT_FLUX=false.`,
       '',
       '| offered releases/s | releases | committed | failed | sustained releases/s | p50 API→pushed ms | p99 API→pushed ms | p99 POST /api/releases ms | pushes | commits per push |',
       '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
