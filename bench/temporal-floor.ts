@@ -3,7 +3,10 @@
  * activity, then complete. No Ferry code runs. Whatever a release adds (rendering, the commit, the ordering lane,
  * the state mirror) comes on top, so the rate measured here bounds bench:e2e's from above.
  *
- *   node --import tsx bench/temporal-floor.ts [--seconds 20] [--concurrency 50] [--temporal-in-memory]
+ *   node --import tsx bench/temporal-floor.ts [--seconds 20] [--concurrency 50] [--upserts 0] [--temporal-in-memory]
+ *
+ * `--upserts N`: the workflow also upserts a search attribute N times (half before the activity, half after), to
+ * price an upsert (each is a visibility write in the server).
  *
  * A closed loop keeps `concurrency` workflows in flight (start, await the result, start the next) for `seconds`,
  * against a dev server on a database file (as `npm start` runs it), and reports workflows/s and the CPU per
@@ -23,6 +26,7 @@ import { arg } from './support/args';
 async function main(): Promise<void> {
   const seconds = Number(arg('seconds', '20'));
   const concurrency = Number(arg('concurrency', '50'));
+  const upserts = Number(arg('upserts', '0'));
   const inMemory = process.argv.includes('--temporal-in-memory');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-floor-'));
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
@@ -39,7 +43,7 @@ async function main(): Promise<void> {
     });
     const running = worker.run();
     const client = new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: temporal.namespace });
-    const one = (i: number) => client.workflow.execute('floorWorkflow', { taskQueue, workflowId: `floor-${i}` });
+    const one = (i: number) => client.workflow.execute('floorWorkflow', { taskQueue, workflowId: `floor-${i}`, args: [upserts] });
     // Warm up: bundle loaded, sticky queues polled, SQLite pages cached.
     await Promise.all(Array.from({ length: concurrency }, (_, i) => one(-1 - i)));
 
@@ -72,7 +76,7 @@ async function main(): Promise<void> {
         'client+worker': Math.round((self.user + self.system) / 1000 / done),
       },
     };
-    process.stdout.write(`${machineDescription()}\n${JSON.stringify({ concurrency, seconds, inMemory, workflows: done, ...result })}\n`);
+    process.stdout.write(`${machineDescription()}\n${JSON.stringify({ concurrency, seconds, upserts, inMemory, workflows: done, ...result })}\n`);
     worker.shutdown();
     await running;
     await connection.close();
