@@ -3,7 +3,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, rename, rm, writeFile, mkdir } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rename, rm, utimes, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { runGit } from '../src/gitops/git';
@@ -541,6 +541,34 @@ for (const direct of [false, true]) describe(direct ? 'GitopsWriter, direct loca
       await w.close();
     }
   });
+
+  if (direct) {
+    test('a branch lock left by a crashed update is removed at start once it is old; a fresh one is respected', async () => {
+      const remote = await makeRemote();
+      const first = await newWriter(remote);
+      await first.submit(change('lk-0', 'staging/a', { f: '0' }));
+      await first.close();
+      const lock = path.join(remote, 'refs', 'heads', 'main.lock');
+      await writeFile(lock, '');
+      const w = await newWriter(remote, { retry: { maxElapsedMs: 300, initialDelayMs: 20, maxDelayMs: 50 } });
+      try {
+        // a fresh lock may belong to a live update: the writer waits it out and then gives up, changing nothing
+        await assert.rejects(w.submit(change('lk-1', 'staging/b', { f: '1' })), GitopsUnavailableError);
+        assert.equal(await countCommits(remote), 1);
+      } finally {
+        await w.close();
+      }
+      const old = new Date(Date.now() - 11 * 60_000);
+      await utimes(lock, old, old);
+      const w2 = await newWriter(remote);
+      try {
+        assert.equal((await w2.submit(change('lk-1', 'staging/b', { f: '1' }))).status, 'committed');
+        assert.equal(await countCommits(remote), 2);
+      } finally {
+        await w2.close();
+      }
+    });
+  }
 
   test('isAncestor', async () => {
     const remote = await makeRemote();

@@ -106,6 +106,8 @@ const MAX_BATCH = 500;
 const MEMORY_LIMIT = 10_000;
 const GC_EVERY_BATCHES = 50;
 const LOCK_FILE = 'ferry-writer.lock';
+/** directLocalWrite: a branch lock in the repository older than this was left by a process that died */
+const STALE_BRANCH_LOCK_MS = 10 * 60_000;
 const DEFAULT_RETRY = { maxElapsedMs: 5 * 60_000, initialDelayMs: 100, maxDelayMs: 5_000 };
 
 interface Pending {
@@ -803,6 +805,7 @@ export class GitopsWriter {
         await fsp.mkdir(path.dirname(file), { recursive: true });
         await fsp.writeFile(file, `${objects}\n`);
       }
+      await this.removeStaleBranchLock(this.direct);
       return;
     }
     if (!current) return;
@@ -1023,6 +1026,22 @@ export class GitopsWriter {
       } catch {
         /* not there */
       }
+    }
+  }
+
+  /**
+   * A branch update holds `<branch>.lock` for milliseconds; one left by a machine that went down mid-update would
+   * refuse every later update of the branch. Only a lock old enough that no live update can own it is removed.
+   */
+  private async removeStaleBranchLock(repo: string): Promise<void> {
+    const lock = path.join(repo, 'refs', 'heads', `${this.branch}.lock`);
+    try {
+      const age = Date.now() - (await fsp.stat(lock)).mtimeMs;
+      if (age < STALE_BRANCH_LOCK_MS) return;
+      await fsp.unlink(lock);
+      this.log('gitops.remote.staleLockRemoved', { file: lock, ageMs: Math.round(age) });
+    } catch {
+      /* not there */
     }
   }
 
