@@ -6,7 +6,10 @@ export type Db = pg.Pool;
 /** A pool or one of its checked-out clients (inside a transaction). */
 export type Queryable = pg.Pool | pg.PoolClient;
 
-export function createPool(url: string, max = 10): Db {
+/** pg's own default; pools created without `max` have this many sessions at most */
+export const DEFAULT_POOL_SIZE = 10;
+
+export function createPool(url: string, max = DEFAULT_POOL_SIZE): Db {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5_000 });
   // An idle client losing its server (PostgreSQL restarted) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);

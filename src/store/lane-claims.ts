@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { type Db, holdSession } from './db';
+import { type Db, DEFAULT_POOL_SIZE, holdSession } from './db';
 
 export type LaneOrdering = 'queue' | 'supersede';
 
@@ -46,7 +46,7 @@ export interface LaneClaims {
  */
 export async function withLaneClaims<T>(db: Db, lane: string, fn: (claims: LaneClaims) => Promise<T>, opts: { wait?: boolean } = {}): Promise<T> {
   // Not waiting includes not queueing for a session: the pool may be full of joins waiting on a lane workflow.
-  if (opts.wait === false && (db.waitingCount > 0 || (db.idleCount === 0 && db.totalCount >= (db.options.max ?? 10)))) throw new LaneBusyError(lane);
+  if (opts.wait === false && (db.waitingCount > 0 || (db.idleCount === 0 && db.totalCount >= (db.options.max ?? DEFAULT_POOL_SIZE)))) throw new LaneBusyError(lane);
   const session = await holdSession(db);
   const client: pg.PoolClient = session.client;
   try {
