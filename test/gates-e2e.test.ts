@@ -188,9 +188,8 @@ describe('gated workflow determinism', () => {
   test('approved, rejected, expired and frozen release histories replay', async () => {
     const replayed = await replayWorkflows(stack, 'releaseWorkflow', 20);
     assert.ok(replayed >= 5, `only ${replayed} release histories`);
-    // Lanes these releases passed alone took the fast path and ran no workflow; lane histories under contention
-    // replay in ordering-e2e and lane-fast-path.
-    await replayWorkflows(stack, 'laneWorkflow', 5);
+    // Lanes these releases passed alone took the fast path and ran no workflow, so there is no lane history to
+    // replay here; lane histories under contention replay (and are counted) in ordering-e2e and lane-fast-path.
   });
 });
 
