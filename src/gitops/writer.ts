@@ -69,7 +69,7 @@ export interface GitopsWriterOptions {
    * The remote is a bare repository on a local path (or `file://` URL) that this process may write: skip git's
    * transport. Commits are built straight into the remote's object store, the branch moves by a compare-and-swap
    * `update-ref` (as safe as a non-forced push), and the cache reads the remote's objects through
-   * `objects/info/alternates` instead of fetching. The remote's receive hooks do not run. See README.md here.
+   * `objects/info/alternates` instead of fetching. The remote's receive hooks do not run (docs/gitops-scale.md).
    */
   directLocalWrite?: boolean;
 }
@@ -938,8 +938,7 @@ export class GitopsWriter {
   private async maybeGc(): Promise<void> {
     try {
       if (this.direct) {
-        const repo = this.direct;
-        await runGit(['-c', 'gc.autoDetach=false', 'gc', '--auto', '--quiet'], { gitDir: repo });
+        await runGit(['-c', 'gc.autoDetach=false', 'gc', '--auto', '--quiet'], { gitDir: this.direct });
         return;
       }
       await this.withRefLock(() => this.git(['gc', '--auto', '--quiet']));
