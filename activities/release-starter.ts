@@ -39,6 +39,8 @@ export interface ReleaseStarterDeps {
    * a poll. Never set otherwise (the SDK refuses eager start without a worker sharing the connection).
    */
   eagerStart?: boolean;
+  /** Told of every workflow this starter started, and whether Temporal started it eagerly (for metrics). */
+  onStarted?: (eagerly: boolean) => void;
 }
 
 export interface StartReleaseRequest {
@@ -158,6 +160,7 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
       ...(deps.eagerStart ? { requestEagerStart: true } : {}),
     });
     runId = handle.firstExecutionRunId;
+    deps.onStarted?.(handle.eagerlyStarted);
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     const row = await getRelease(deps.db, workflowId);

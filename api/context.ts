@@ -34,4 +34,6 @@ export interface ApiContext {
   environments: EnvironmentsFile;
   /** Releases are started eagerly: the release worker shares this process and the client's connection. */
   eagerStart?: boolean;
+  /** Counts each release workflow started, eager or not. */
+  onStarted?: (eagerly: boolean) => void;
 }

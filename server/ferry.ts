@@ -93,13 +93,14 @@ export async function startFerry(
     stops.push(() => connection.close());
     const temporal = new Client({ connection, namespace: services.namespace });
 
+    const countStart = (eagerly: boolean) => metrics.releaseStarts.inc({ eager: String(eagerly) });
     const authenticate = createAuthenticator({ db, adminToken: opts.adminToken, oidc: config.oidc, log, staticTokens: config.tokens });
     const apiContext: ApiContext = {
       db, temporal, log, authenticate, taskQueue: config.taskQueue,
       writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux, fluxTimeout: config.fluxTimeout,
       fluxWebhookSecret: config.fluxWebhookSecret, reconcile, maxBody: config.maxBody,
       branchRestrictions: config.branchRestrictions, mainBranch: config.mainBranch, environments: config.environments,
-      metrics, gitopsRepo, temporalMetricsAddress: config.temporalMetricsAddress, eagerStart: roles.releaseWorker,
+      metrics, gitopsRepo, temporalMetricsAddress: config.temporalMetricsAddress, eagerStart: roles.releaseWorker, onStarted: countStart,
     };
     // Auto-promotions start releases the way POST /api/promote does, with the same checks.
     const promoter: Promoter = async (r) => {
@@ -150,7 +151,7 @@ export async function startFerry(
         const starter = {
           db, temporal, taskQueue: config.taskQueue, writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux,
           fluxTimeout: config.fluxTimeout, branchRestrictions: config.branchRestrictions, reconcile, environments: config.environments,
-          eagerStart: true,
+          eagerStart: true, onStarted: countStart,
         };
         // Lane joins and leaves hold a session while they wait on a lane workflow; their own pool keeps them from
         // starving the release steps (local activities hold workflow task slots while they wait for a session).

@@ -10,6 +10,8 @@ export interface FerryMetrics {
   releaseDuration: Histogram<'status'>;
   gitCommitLatency: Histogram<'status'>;
   gitBatchSize: Histogram;
+  /** Release workflows this process started, by whether Temporal started them eagerly. */
+  releaseStarts: Counter<'eager'>;
   /** Reports the counts of a GitopsWriter at every scrape. */
   watchWriter(stats: GitopsWriterStats): void;
   /** Reports releases by status at every scrape (the API process reads them from PostgreSQL). */
@@ -38,6 +40,10 @@ export function createMetrics(): FerryMetrics {
   const gitBatchSize = new Histogram({
     name: 'ferry_git_batch_size', help: 'Release commits carried by the push that carried this release',
     buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500], registers: [registry],
+  });
+  const releaseStarts = new Counter({
+    name: 'ferry_release_starts_total', help: 'Release workflows started by this process; eager="true" when the first workflow task came back with the start call',
+    labelNames: ['eager'] as const, registers: [registry],
   });
 
   const writers: GitopsWriterStats[] = [];
@@ -68,7 +74,7 @@ export function createMetrics(): FerryMetrics {
   });
 
   return {
-    registry, httpRequests, httpDuration, releaseDuration, gitCommitLatency, gitBatchSize,
+    registry, httpRequests, httpDuration, releaseDuration, gitCommitLatency, gitBatchSize, releaseStarts,
     watchWriter: (stats) => void writers.push(stats),
     watchReleases: (count) => void (releaseCounter = count),
   };

@@ -224,6 +224,11 @@ describe('releases', () => {
     assert.deepEqual(new Set(done.map((d) => d.status)), new Set(['succeeded']));
     const tree = stack.git('ls-tree', '--name-only', 'main', 'prod/').split('\n');
     for (const app of apps) assert.ok(tree.includes(`prod/${app}`), app);
+    // The release worker shares this process, so the API asks for eager starts and Temporal grants most of them.
+    const metrics = String((await stack.api('GET', '/metrics')).body);
+    const starts = (eager: boolean) => Number(new RegExp(`^ferry_release_starts_total\\{eager="${eager}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    assert.ok(starts(true) >= 1, metrics.split('\n').filter((l) => l.startsWith('ferry_release_starts')).join('\n'));
+    assert.ok(starts(true) + starts(false) >= apps.length);
     // The embedded repository is written without git's transport: the writer's cache borrows the repository's
     // objects and holds none of its own (every commit went straight into the repository).
     const writerCache = path.join(stack.dir, 'git', readdirSync(path.join(stack.dir, 'git')).find((d) => d.startsWith('writer-'))!);
