@@ -7,6 +7,7 @@ import { runGit } from '../src/gitops/git';
 import { blobId, emptyTreeId, treeIdForFiles } from '../src/gitops/objects';
 import { assertSafeDir, assertSafeFiles, dirsOverlap } from '../src/gitops/paths';
 import { buildCommitMessage, parseTrailerLog } from '../src/gitops/trailers';
+import { localRemotePath } from '../src/gitops/writer';
 
 test('in-process object ids match git', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'ferry-units-'));
@@ -71,4 +72,13 @@ test('commit message layout and trailer sanitising', () => {
     { sha: 'a'.repeat(40), committedAt: 1700000000, releaseIds: ['r1'] },
     { sha: 'b'.repeat(40), committedAt: 1700000001, releaseIds: [] },
   ]);
+});
+
+test('localRemotePath: paths and file URLs are local (a direct write may apply), other transports are not', () => {
+  assert.equal(localRemotePath('/srv/gitops.git'), '/srv/gitops.git');
+  assert.equal(localRemotePath('file:///srv/my%20repo.git'), '/srv/my repo.git');
+  assert.equal(localRemotePath('data/gitops.git'), path.resolve('data/gitops.git'));
+  for (const remote of ['https://git.example/acme/gitops.git', 'ssh://git@git.example/acme/gitops.git', 'git@git.example:acme/gitops.git']) {
+    assert.equal(localRemotePath(remote), null, remote);
+  }
 });

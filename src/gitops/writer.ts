@@ -151,6 +151,11 @@ function cleanIdentity(who: GitIdentity, what: string): GitIdentity {
   return { name, email };
 }
 
+/** `scheme://…` URLs and scp-like `host:path` remotes; anything else is a local path. */
+function isRemoteUrl(remote: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(remote) || /^[^/]+:/.test(remote);
+}
+
 /** The local path of a `file://` URL or plain path remote; null for any other transport. */
 export function localRemotePath(remote: string): string | null {
   if (/^file:\/\//i.test(remote)) {
@@ -160,14 +165,12 @@ export function localRemotePath(remote: string): string | null {
       return null;
     }
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote) || /^[^/]+:/.test(remote)) return null;
-  return path.resolve(remote);
+  return isRemoteUrl(remote) ? null : path.resolve(remote);
 }
 
 /** Relative local paths are resolved against the process cwd (git runs inside cacheDir). */
 function normaliseRemote(remote: string): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote) || /^[^/]+:/.test(remote)) return remote;
-  return path.resolve(remote);
+  return isRemoteUrl(remote) ? remote : path.resolve(remote);
 }
 
 export class GitopsWriter {
