@@ -13,6 +13,7 @@ test('configuration has documented defaults', () => {
   assert.equal(c.fluxTimeout, '15m');
   assert.equal(c.taskQueue, 'ferry-releases');
   assert.equal(c.writerTaskQueue, 'gitops-writer');
+  assert.equal(c.gitopsDirectWrite, 'auto');
 });
 
 test('bad values stop start-up naming the variable', () => {
@@ -21,6 +22,8 @@ test('bad values stop start-up naming the variable', () => {
   assert.throws(() => loadConfig({ FERRY_FLUX_TIMEOUT: 'soon' }), /FERRY_FLUX_TIMEOUT/);
   assert.throws(() => loadConfig({ FERRY_ADMIN_TOKEN: 'short' }), /FERRY_ADMIN_TOKEN/);
   assert.equal(loadConfig({ FERRY_AWAIT_FLUX: 'false' }).awaitFlux, false);
+  assert.throws(() => loadConfig({ FERRY_GITOPS_DIRECT_WRITE: 'yes' }), /FERRY_GITOPS_DIRECT_WRITE/);
+  assert.equal(loadConfig({ FERRY_GITOPS_DIRECT_WRITE: 'false' }).gitopsDirectWrite, 'false');
 });
 
 test('log lines are JSON and never carry secrets', () => {
