@@ -285,6 +285,7 @@ export class GitopsWriter {
       const fmt = (await this.git(['rev-parse', '--show-object-format'])).stdout.trim();
       this.algo = fmt === 'sha256' ? 'sha256' : 'sha1';
       await this.linkRemoteObjects();
+      if (this.direct) await this.removeStaleBranchLock(this.direct);
       await this.fetchTip();
       this.initialized = true;
       this.log('gitops.init', { remote: this.remote, branch: this.branch, tip: this.tip });
@@ -746,7 +747,7 @@ export class GitopsWriter {
     return this.withRefLock(async () => {
       const started = Date.now();
       this.stats.fetches++;
-      const fetched = this.direct ? await this.readRemoteTip(this.direct) : await this.fetchTrackingRef();
+      const fetched = this.direct ? await this.readRef(this.direct, `refs/heads/${this.branch}`) : await this.fetchTrackingRef();
       // a push that completed while this fetch was running knows better
       if (started >= this.tipConfirmedAt) {
         this.tip = fetched;
@@ -773,23 +774,7 @@ export class GitopsWriter {
       }
       throw e;
     }
-    return this.readTrackingRef();
-  }
-
-  /** The branch in a local remote: its loose ref file when there is one (no process), else `rev-parse` there. */
-  private async readRemoteTip(repo: string): Promise<string | null> {
-    try {
-      const loose = (await fsp.readFile(path.join(repo, 'refs', 'heads', this.branch), 'utf8')).trim();
-      if (/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(loose)) return loose;
-    } catch {
-      /* packed, absent, or the repository is unreachable: rev-parse tells which */
-    }
-    const out = await runGit(['rev-parse', '-q', '--verify', `refs/heads/${this.branch}^{commit}`], {
-      gitDir: repo,
-      okCodes: [0, 1],
-      timeoutMs: this.pushTimeoutMs,
-    });
-    return out.stdout.trim() || null;
+    return this.readRef(this.cacheDir, this.trackingRef);
   }
 
   /**
@@ -808,7 +793,6 @@ export class GitopsWriter {
         await fsp.mkdir(path.dirname(file), { recursive: true });
         await fsp.writeFile(file, `${objects}\n`);
       }
-      await this.removeStaleBranchLock(this.direct);
       return;
     }
     if (!current) return;
@@ -850,15 +834,18 @@ export class GitopsWriter {
     return null;
   }
 
-  /** The tracking ref, read from its loose file when possible (saves a process per fetch). */
-  private async readTrackingRef(): Promise<string | null> {
+  /**
+   * A ref's commit in `gitDir` (the cache's tracking ref, or with directLocalWrite the remote's branch), read from
+   * its loose file when there is one (no process), else by `rev-parse` there; null when absent.
+   */
+  private async readRef(gitDir: string, ref: string): Promise<string | null> {
     try {
-      const loose = (await fsp.readFile(path.join(this.cacheDir, this.trackingRef), 'utf8')).trim();
+      const loose = (await fsp.readFile(path.join(gitDir, ref), 'utf8')).trim();
       if (/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(loose)) return loose;
     } catch {
-      /* packed or absent */
+      /* packed, absent, or the repository is unreachable: rev-parse tells which */
     }
-    const out = await this.git(['rev-parse', '-q', '--verify', `${this.trackingRef}^{commit}`], { okCodes: [0, 1] });
+    const out = await runGit(['rev-parse', '-q', '--verify', `${ref}^{commit}`], { gitDir, okCodes: [0, 1], timeoutMs: this.pushTimeoutMs });
     return out.stdout.trim() || null;
   }
 
