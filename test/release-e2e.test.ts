@@ -224,7 +224,8 @@ describe('releases', () => {
     assert.deepEqual(new Set(done.map((d) => d.status)), new Set(['succeeded']));
     const tree = stack.git('ls-tree', '--name-only', 'main', 'prod/').split('\n');
     for (const app of apps) assert.ok(tree.includes(`prod/${app}`), app);
-    // The release worker shares this process, so the API asks for eager starts and Temporal grants most of them.
+    // The release worker shares this process, so the API asks for eager starts; a start is eager only when a workflow
+    // task slot is free, so under this burst some may not be, but not none.
     const metrics = String((await stack.api('GET', '/metrics')).body);
     const starts = (eager: boolean) => Number(new RegExp(`^ferry_release_starts_total\\{eager="${eager}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
     assert.ok(starts(true) >= 1, metrics.split('\n').filter((l) => l.startsWith('ferry_release_starts')).join('\n'));
