@@ -4,6 +4,7 @@ import type { Db } from '../src/store/db';
 import { recordGitopsCommit, recordReleaseState } from '../src/store/releases';
 import { loadRender } from '../src/store/renders';
 import { appDir } from '../src/gitops/repos';
+import { buildCommitMessage } from '../src/gitops/trailers';
 import { FLUX_DIR, fluxKustomizationPath, fluxLayoutRefusal, renderFluxKustomization } from '../src/flux/kustomization';
 import { type EnvironmentsFile, fluxKustomizationOf } from '../src/gates/environments';
 import { type AppChange, type CommitResult, ConflictError, type GitopsWriter } from '../src/gitops/writer';
@@ -108,7 +109,7 @@ export function createWriterActivities(deps: WriterActivityDeps) {
       const render = await loadRender(deps.db, input.releaseId);
       if (!render) throw ApplicationFailure.nonRetryable(`no rendered manifests stored for release ${input.releaseId}`, 'RenderMissing');
       const extraFiles = fluxFiles(input.env, input.app);
-      const result = await submit(input.env, {
+      const change = {
         releaseId: input.releaseId,
         dir: appDir(input.env, input.app),
         files: render.files,
@@ -130,8 +131,10 @@ export function createWriterActivities(deps: WriterActivityDeps) {
           'Ferry-Hotfix-By': input.hotfixBy ?? '',
         },
         notBefore: input.notBefore,
-      });
-      if (result.status !== 'unchanged') await recordGitopsCommit(deps.db, input.releaseId, result.commit);
+      };
+      const result = await submit(input.env, change);
+      // The message is kept with the release, so people can read its trailers without access to the repository.
+      if (result.status !== 'unchanged') await recordGitopsCommit(deps.db, input.releaseId, result.commit, buildCommitMessage(change));
       return { commit: result.commit, status: result.status };
     },
   };

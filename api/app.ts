@@ -15,6 +15,8 @@ import { historyRoutes } from './routes/history';
 import { promotionRoutes } from './routes/promotion';
 import { releaseRoutes } from './routes/releases';
 import { tokenRoutes } from './routes/tokens';
+import { boardRoutes } from './routes/board';
+import { consoleRoutes } from './console';
 
 export function createApi(ctx: ApiContext): express.Express {
   const app = express();
@@ -22,6 +24,7 @@ export function createApi(ctx: ApiContext): express.Express {
   app.set('trust proxy', false);
   if (ctx.metrics) app.use(httpMetrics(ctx.metrics));
   app.use(healthRoutes(ctx));
+  app.use(consoleRoutes(ctx));
   // Signed by Flux's HMAC instead of a bearer token; mounted before the JSON parser because it needs raw bytes.
   app.use('/api', fluxRoutes(ctx));
   app.use('/api', requireToken(ctx.authenticate), express.json({ limit: ctx.maxBody, strict: true }));
@@ -32,7 +35,7 @@ export function createApi(ctx: ApiContext): express.Express {
   app.use('/api', releaseRoutes(ctx));
   app.use('/api', policyRoutes(ctx));
   app.use('/api', tokenRoutes(ctx));
-  app.use('/api', decisionRoutes(ctx), historyRoutes(ctx), promotionRoutes(ctx), environmentRoutes(ctx));
+  app.use('/api', decisionRoutes(ctx), historyRoutes(ctx), promotionRoutes(ctx), environmentRoutes(ctx), boardRoutes(ctx, ctx.releaseFeed));
   app.use((req, _res, next) => next(new HttpError(404, `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(ctx.log));
   return app;

@@ -7,6 +7,7 @@ import type { Db } from '../src/store/db';
 import { getRelease } from '../src/store/releases';
 import { tokenForAuth, touchToken } from '../src/store/tokens';
 import { HttpError } from './errors';
+import { csrfRefusal, readCookies, SESSION_COOKIE } from './session-cookie';
 import type { NamedToken } from '../src/config-files';
 
 export type { Principal, Role } from '../src/auth/roles';
@@ -93,6 +94,15 @@ export function requireToken(authenticate: Authenticator): RequestHandler {
       token = match[1];
     } else if (typeof req.query.access_token === 'string' && req.query.access_token !== '') {
       token = req.query.access_token;
+    } else {
+      // The console's sign-in: only ever used when the request carries no explicit credential.
+      const cookies = readCookies(req);
+      token = cookies.get(SESSION_COOKIE) || undefined;
+      const refusal = token ? csrfRefusal(req, cookies) : null;
+      if (refusal) {
+        res.status(403).json({ error: `forbidden: ${refusal}` });
+        return;
+      }
     }
     if (!token) {
       res.status(401).json({ error: 'missing bearer token (Authorization: Bearer <token>)' });

@@ -5,6 +5,7 @@ import type { Policy } from '../src/policy/policies';
 import type { ReconcileConfig } from '../src/reconcile/config';
 import type { FerryMetrics } from '../src/metrics';
 import type { Db } from '../src/store/db';
+import type { ReleaseChangeFeed } from '../src/store/release-changes';
 import type { Authenticator } from './auth';
 
 /** Everything a route needs; built once per process by the server. */
@@ -36,4 +37,9 @@ export interface ApiContext {
   eagerStart?: boolean;
   /** Counts each release workflow started, eager or not. */
   onStarted?: (eagerly: boolean) => void;
+  /** Temporal namespace and UI, for links to a release's workflow page. */
+  namespace?: string;
+  temporalUiUrl?: string;
+  /** Announces changed releases to the console's live stream. */
+  releaseFeed?: ReleaseChangeFeed;
 }

@@ -28,11 +28,14 @@ import { cloneDir, ensureDefaultRepo } from './gitops-repo';
 import { resolveHelmBinary, resolveKustomizeBinary } from './tools';
 import { startOpsServer } from './ops-server';
 import { drainServer } from './shutdown';
+import { releaseChangeFeed } from '../src/store/release-changes';
 
 export interface FerryServices {
   databaseUrl: string;
   temporalAddress: string;
   namespace: string;
+  /** The Temporal UI people use (the embedded dev server's, or FERRY_TEMPORAL_UI_URL). */
+  temporalUiUrl?: string;
 }
 
 export interface FerryRoles {
@@ -101,6 +104,7 @@ export async function startFerry(
       fluxWebhookSecret: config.fluxWebhookSecret, reconcile, maxBody: config.maxBody,
       branchRestrictions: config.branchRestrictions, mainBranch: config.mainBranch, environments: config.environments,
       metrics, gitopsRepo, temporalMetricsAddress: config.temporalMetricsAddress, eagerStart: roles.releaseWorker, onStarted: countStart,
+      namespace: services.namespace, temporalUiUrl: services.temporalUiUrl,
     };
     // Auto-promotions start releases the way POST /api/promote does, with the same checks.
     const promoter: Promoter = async (r) => {
@@ -184,6 +188,7 @@ export async function startFerry(
     let url: string | undefined;
     let server: Server | undefined;
     if (roles.api) {
+      apiContext.releaseFeed = releaseChangeFeed(db);
       const app = createApi(apiContext);
       server = await listen(app, config.port, config.host);
       const addr = server.address() as AddressInfo;
@@ -197,7 +202,13 @@ export async function startFerry(
     }
     const api = server;
     // The API drains (no new connections, requests in flight may finish) while the workers wind down.
-    stops.push(() => Promise.all([api ? drainServer(api, durationMs(String(grace))) : undefined, stopWorkers()]));
+    // Live console streams never end on their own: they are closed first so that the drain does not wait for them.
+    const feed = apiContext.releaseFeed;
+    const drainApi = async () => {
+      await feed?.stop();
+      if (api) await drainServer(api, durationMs(String(grace)));
+    };
+    stops.push(() => Promise.all([drainApi(), stopWorkers()]));
     return { url, opsUrl, adminToken: opts.adminToken, gitopsRepo, db, temporal, metrics, stop: stopAll };
   } catch (err) {
     await stopAll();

@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     throw err;
   });
   const token = await loadAdminToken(config.dataDir, config.adminToken);
-  const ferry = await startFerry(config, { databaseUrl: postgres.url, temporalAddress: temporal.address, namespace: temporal.namespace }, { adminToken: token.token, log }).catch(async (err) => {
+  const ferry = await startFerry(config, { databaseUrl: postgres.url, temporalAddress: temporal.address, namespace: temporal.namespace, temporalUiUrl: config.temporalUiUrl ?? temporal.uiUrl }, { adminToken: token.token, log }).catch(async (err) => {
     await temporal.stop();
     await postgres.stop();
     throw err;

@@ -33,6 +33,7 @@ const EnvSchema = z.object({
   FERRY_TASK_QUEUE: z.string().default('ferry-releases'),
   FERRY_WRITER_TASK_QUEUE: z.string().default('gitops-writer'),
   FERRY_TEMPORAL_UI_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  FERRY_TEMPORAL_UI_URL: z.url({ protocol: /^https?$/ }).optional(),
   FERRY_BRANCH_RESTRICTIONS: z.string().optional(),
   FERRY_MAIN_BRANCH: z.string().regex(/^[^\s]{1,255}$/).default('main'),
   FERRY_CHART_ROOT: z.string().optional(),
@@ -87,6 +88,8 @@ export interface FerryConfig {
   taskQueue: string;
   writerTaskQueue: string;
   temporalUiPort?: number;
+  /** Where people open the Temporal UI; the console links each release's workflow page there. */
+  temporalUiUrl?: string;
   /** Server-wide branch restrictions (FERRY_BRANCH_RESTRICTIONS): they win over app-level ones. */
   branchRestrictions: Policy[];
   /** The branch that never gets preview environments. */
@@ -183,6 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     taskQueue: e.FERRY_TASK_QUEUE,
     writerTaskQueue: e.FERRY_WRITER_TASK_QUEUE,
     temporalUiPort: e.FERRY_TEMPORAL_UI_PORT,
+    temporalUiUrl: e.FERRY_TEMPORAL_UI_URL?.replace(/\/+$/, ''),
     branchRestrictions,
     mainBranch: e.FERRY_MAIN_BRANCH,
     chartRoot: e.FERRY_CHART_ROOT === undefined ? undefined : path.resolve(e.FERRY_CHART_ROOT),

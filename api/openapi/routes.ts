@@ -8,6 +8,7 @@ import {
   ArtifactListQuerySchema, ArtifactTrackQuerySchema, GimletReleaseStatusSchema, GimletRollbackQuerySchema, ReleaseTrackQuerySchema,
 } from '../routes/gimlet';
 import { DecisionBodySchema } from '../routes/decisions';
+import { SignInSchema } from '../console';
 import { HistoryQuerySchema, StatusQuerySchema } from '../routes/history';
 import { BranchDeletedSchema, VarsSchema } from '../routes/policies';
 import { PromoteSchema } from '../routes/promotion';
@@ -186,5 +187,45 @@ export const ROUTE_DOCS: RouteDoc[] = [
   {
     method: 'get', path: '/api/environments', summary: 'Server-side environment configuration (gates, ordering, promotion)', tags: ['gates'],
     responses: { 200: { description: '{environments}', schema: z.record(z.string(), z.unknown()) } },
+  },  {
+    method: 'get', path: '/api/me', summary: 'Who the caller is, and per environment what the caller may do', tags: ['console'],
+    responses: { 200: { description: '{name, actor, via, grants, environments: {env: {release, promote, rollback, approve, hotfix}}, temporalUiUrl, namespace}', schema: z.record(z.string(), z.unknown()) } },
+  },
+  {
+    method: 'get', path: '/api/board', summary: 'Apps × environments: what runs in each cell and what is on its way', tags: ['console'],
+    responses: { 200: { description: '{environments, apps: [{app, cells: {env: {current, inFlight}}}]}', schema: z.record(z.string(), z.unknown()) } },
+  },
+  {
+    method: 'get', path: '/api/releases/:id/changes', summary: "A release's GitOps commit (message and trailers) and its files against what ran before", tags: ['console', 'releases'],
+    responses: { 200: { description: '{id, commit, base, rendered, files: [{path, change, added, removed, hunks}]}', schema: z.record(z.string(), z.unknown()) }, 404: { description: 'no such release' } },
+  },
+  {
+    method: 'get', path: '/api/stream', summary: 'Server-sent events: `release` {id} when a release changes, `resync` after a gap', tags: ['console'],
+    responses: { 200: { description: 'text/event-stream' } },
+  },
+  {
+    method: 'get', path: '/', summary: 'The web console (docs/console.md)', tags: ['console'], auth: 'none',
+    responses: { 200: { description: 'HTML' } },
+  },
+  {
+    method: 'get', path: '/index.html', summary: 'The web console (same as /)', tags: ['console'], auth: 'none',
+    responses: { 200: { description: 'HTML' } },
+  },
+  {
+    method: 'get', path: '/console/vendor/:file', summary: "The console's libraries (Preact, htm), served by Ferry itself", tags: ['console'], auth: 'none',
+    responses: { 200: { description: 'JavaScript module' }, 404: { description: 'not one of them' } },
+  },
+  {
+    method: 'post', path: '/console/session', summary: 'Sign the console in with an API token: sets the HttpOnly session cookie and the CSRF cookie', tags: ['console'], auth: 'none',
+    body: { name: 'ConsoleSignIn', schema: SignInSchema },
+    responses: { 200: { description: '{name, actor}', schema: z.record(z.string(), z.unknown()) }, 401: { description: 'unknown, expired or revoked token' }, 403: { description: 'cross-origin sign-in, or a token without a role' } },
+  },
+  {
+    method: 'get', path: '/console/session', summary: 'Whether the browser is signed in: {signedIn, name?}', tags: ['console'], auth: 'none',
+    responses: { 200: { description: '{signedIn: true, name} or {signedIn: false}', schema: z.record(z.string(), z.unknown()) } },
+  },
+  {
+    method: 'delete', path: '/console/session', summary: 'Sign the console out (needs the X-Ferry-CSRF header)', tags: ['console'], auth: 'none',
+    responses: { 204: { description: 'signed out' }, 403: { description: 'missing or wrong CSRF header' } },
   },
 ];

@@ -15,6 +15,9 @@ export const HistoryQuerySchema = z.strictObject({
   status: z.enum(RELEASE_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z.string().max(2000).optional(),
+  /** Releases created at or after / before these instants (ISO 8601 with an offset, e.g. 2026-12-01T00:00:00Z). */
+  since: z.iso.datetime({ offset: true }).optional(),
+  until: z.iso.datetime({ offset: true }).optional(),
 });
 
 export const StatusQuerySchema = z.strictObject({ app: zName('app') });

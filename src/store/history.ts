@@ -15,6 +15,10 @@ export interface HistoryQuery {
   limit: number;
   /** Opaque cursor from a previous page's `nextBefore`. */
   before?: string;
+  /** Created at or after this instant (ISO 8601). */
+  since?: string;
+  /** Created before this instant (ISO 8601). */
+  until?: string;
 }
 
 export class BadCursorError extends Error {}
@@ -46,6 +50,8 @@ export async function listReleases(db: Db, q: HistoryQuery): Promise<{ items: Re
   if (q.app) add('app = $1', q.app);
   if (q.env) add('env = $1', q.env);
   if (q.status) add('status = $1', q.status);
+  if (q.since) add('created_at >= $1::timestamptz', q.since);
+  if (q.until) add('created_at < $1::timestamptz', q.until);
   if (q.before) {
     const [ts, id] = decodeCursor(q.before);
     add('(created_at, id) < ($1::timestamptz, $2::text)', ts, id);

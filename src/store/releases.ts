@@ -69,8 +69,19 @@ export async function recordReleaseState(db: Queryable, s: ReleaseState): Promis
 }
 
 /** The writer records the commit the moment it is pushed, so a Flux event racing the workflow still finds it. */
-export async function recordGitopsCommit(db: Db, releaseId: string, commit: string): Promise<void> {
-  await db.query('UPDATE releases SET gitops_commit = $2 WHERE id = $1 AND gitops_commit IS DISTINCT FROM $2', [releaseId, commit]);
+export async function recordGitopsCommit(db: Db, releaseId: string, commit: string, message?: string): Promise<void> {
+  await db.query(
+    `UPDATE releases SET gitops_commit = $2, gitops_message = COALESCE($3, gitops_message)
+     WHERE id = $1 AND (gitops_commit IS DISTINCT FROM $2 OR gitops_message IS DISTINCT FROM COALESCE($3, gitops_message))`,
+    [releaseId, commit, message ?? null],
+  );
+}
+
+/** The GitOps commit of a release as the writer made it, message and trailers included. */
+export async function gitopsCommitOf(db: Db, releaseId: string): Promise<{ sha: string; message: string | null } | null> {
+  const r = await db.query<{ gitops_commit: string | null; gitops_message: string | null }>('SELECT gitops_commit, gitops_message FROM releases WHERE id = $1', [releaseId]);
+  const row = r.rows[0];
+  return row?.gitops_commit ? { sha: row.gitops_commit, message: row.gitops_message } : null;
 }
 
 export async function getRelease(db: Db, id: string): Promise<ReleaseRow | null> {
