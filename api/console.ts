@@ -60,6 +60,7 @@ function securityHeaders(res: express.Response, csp?: string): void {
 export function consoleRoutes(ctx: ApiContext): Router {
   const r = Router();
   const { html, csp } = page();
+  const httpsOnly = ctx.publicUrl?.startsWith('https:') ?? false;
 
   r.get(['/', '/index.html'], (_req, res) => {
     securityHeaders(res, csp);
@@ -93,7 +94,7 @@ export function consoleRoutes(ctx: ApiContext): Router {
     }
     if (!principal) throw new HttpError(401, 'unknown token');
     if (principal.grants.length === 0) throw new HttpError(403, `forbidden: ${principal.actor} has no Ferry role`);
-    setSessionCookies(req, res, token);
+    setSessionCookies(req, res, token, httpsOnly);
     ctx.log.info('console sign-in', { principal: principal.actor });
     res.json({ name: principal.name, actor: principal.actor });
   }));
@@ -110,7 +111,7 @@ export function consoleRoutes(ctx: ApiContext): Router {
     securityHeaders(res);
     const refusal = csrfRefusal(req, readCookies(req));
     if (refusal) throw new HttpError(403, `forbidden: ${refusal}`);
-    clearSessionCookies(req, res);
+    clearSessionCookies(req, res, httpsOnly);
     res.status(204).end();
   });
 

@@ -40,6 +40,8 @@ export interface ApiContext {
   /** Temporal namespace and UI, for links to a release's workflow page. */
   namespace?: string;
   temporalUiUrl?: string;
+  /** FERRY_PUBLIC_URL: an https one makes the console's cookies Secure behind a TLS-terminating proxy. */
+  publicUrl?: string;
   /** Announces changed releases to the console's live stream. */
   releaseFeed?: ReleaseChangeFeed;
 }

@@ -7,7 +7,7 @@ import { secretsEqual } from '../src/auth/tokens';
  * so no script of the page can read it, and it never appears in a URL or a log line), `ferry_csrf` a random value
  * the page must echo in the `X-Ferry-CSRF` header of every request that changes something (double submit: another
  * site can make the browser send the cookies, but cannot read `ferry_csrf` to echo it). Both are SameSite=Strict,
- * and Secure when the request came over HTTPS. The token is authenticated on every request exactly like a bearer
+ * and Secure when the request came over HTTPS or people reach Ferry at an https FERRY_PUBLIC_URL. The token is authenticated on every request exactly like a bearer
  * token, so revoking it signs the browser out at once.
  */
 export const SESSION_COOKIE = 'ferry_session';
@@ -48,16 +48,16 @@ function cookie(name: string, value: string, opts: { httpOnly: boolean; secure: 
   ].join('; ');
 }
 
-export function setSessionCookies(req: Request, res: Response, token: string): string {
+export function setSessionCookies(req: Request, res: Response, token: string, httpsOnly = false): string {
   const csrf = randomBytes(32).toString('base64url');
-  const secure = req.secure;
+  const secure = req.secure || httpsOnly;
   res.append('Set-Cookie', cookie(SESSION_COOKIE, token, { httpOnly: true, secure, maxAge: SESSION_MAX_AGE_S }));
   res.append('Set-Cookie', cookie(CSRF_COOKIE, csrf, { httpOnly: false, secure, maxAge: SESSION_MAX_AGE_S }));
   return csrf;
 }
 
-export function clearSessionCookies(req: Request, res: Response): void {
-  const secure = req.secure;
+export function clearSessionCookies(req: Request, res: Response, httpsOnly = false): void {
+  const secure = req.secure || httpsOnly;
   res.append('Set-Cookie', cookie(SESSION_COOKIE, '', { httpOnly: true, secure, maxAge: 0 }));
   res.append('Set-Cookie', cookie(CSRF_COOKIE, '', { httpOnly: false, secure, maxAge: 0 }));
 }

@@ -46,13 +46,13 @@ export function ReleasePage({ id, me, tick }) {
     <p class="version-line">
       <a href=${artifactLink(release.artifactId)}>${short(release.sha)}</a>${release.branch ? ` on ${release.branch}` : ''}${v?.authorName ? ` by ${v.authorName}` : ''}${v?.message ? html`: “${v.message.split('\n')[0]}”` : ''}
     </p>
-    <p class="links">
-      ${temporalUrl ? html`<a href=${temporalUrl} rel="noreferrer noopener" target="_blank">Temporal workflow</a>` : null}
-      ${v?.url ? html` · <a href=${v.url} rel="noreferrer noopener" target="_blank">CI run</a>` : null}
-      · ${release.trigger} release by ${release.releasedBy}
-      ${release.rollbackOf ? html` · rolls back <a href=${releaseLink(release.rollbackOf)}>${release.rollbackOf}</a>` : null}
-      ${release.promotedFrom ? html` · promoted from <a href=${releaseLink(release.promotedFrom)}>${release.promotedFrom}</a>` : null}
-    </p>
+    <p class="links">${[
+      `${release.trigger} release by ${release.releasedBy}`,
+      temporalUrl && html`<a href=${temporalUrl} rel="noreferrer noopener" target="_blank">Temporal workflow</a>`,
+      v?.url && html`<a href=${v.url} rel="noreferrer noopener" target="_blank">CI run</a>`,
+      release.rollbackOf && html`rolls back <a href=${releaseLink(release.rollbackOf)}>${release.rollbackOf}</a>`,
+      release.promotedFrom && html`promoted from <a href=${releaseLink(release.promotedFrom)}>${release.promotedFrom}</a>`,
+    ].filter(Boolean).map((part, i) => html`${i ? ' · ' : ''}${part}`)}</p>
     ${release.error ? html`<p class="error" role="alert">${release.error}</p>` : null}
     ${release.waiting && !isFinal(release.status) ? html`<p class="waiting">Waiting: ${waitingText(release.waiting)}</p>` : null}
     ${release.status === 'awaiting-approval' && actions.approve ? html`<${DecisionButtons} release=${release} onDone=${reload} />` : null}

@@ -88,3 +88,24 @@ ensure_tool kustomize KUSTOMIZE_BIN "$KUSTOMIZE_MODULE" "$KUSTOMIZE_VERSION" \
   "$KUSTOMIZE_MODULE" \
   "" \
   "install kustomize $KUSTOMIZE_VERSION yourself or set KUSTOMIZE_BIN"
+
+# The console's browser tests drive Debian's Chromium (never a browser build of a test tool's own: those download
+# from the internet). `npm test` asks for it with --browser; as root on Debian it is installed from apt.
+if [ "${1:-}" = "--browser" ]; then
+  if [ -n "${FERRY_CHROMIUM:-}" ] && [ -x "$FERRY_CHROMIUM" ]; then
+    echo "chromium: using \$FERRY_CHROMIUM=$FERRY_CHROMIUM"
+  elif [ -x /usr/bin/chromium ]; then
+    echo "chromium: using /usr/bin/chromium"
+  elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    start=$SECONDS
+    mkdir -p "$LOGDIR"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$LOGDIR/chromium.log" 2>&1; then
+      echo "chromium: apt-get install chromium FAILED; last lines of $LOGDIR/chromium.log:" >&2
+      tail -n 20 "$LOGDIR/chromium.log" >&2
+      exit 1
+    fi
+    echo "chromium: installed Debian's chromium ($((SECONDS - start))s)"
+  else
+    echo "chromium: not found; the console's browser tests need it: apt-get install chromium (or set FERRY_CHROMIUM)" >&2
+  fi
+fi

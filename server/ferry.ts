@@ -104,7 +104,7 @@ export async function startFerry(
       fluxWebhookSecret: config.fluxWebhookSecret, reconcile, maxBody: config.maxBody,
       branchRestrictions: config.branchRestrictions, mainBranch: config.mainBranch, environments: config.environments,
       metrics, gitopsRepo, temporalMetricsAddress: config.temporalMetricsAddress, eagerStart: roles.releaseWorker, onStarted: countStart,
-      namespace: services.namespace, temporalUiUrl: services.temporalUiUrl,
+      namespace: services.namespace, temporalUiUrl: services.temporalUiUrl, publicUrl: config.publicUrl,
     };
     // Auto-promotions start releases the way POST /api/promote does, with the same checks.
     const promoter: Promoter = async (r) => {

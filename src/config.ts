@@ -34,6 +34,7 @@ const EnvSchema = z.object({
   FERRY_WRITER_TASK_QUEUE: z.string().default('gitops-writer'),
   FERRY_TEMPORAL_UI_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   FERRY_TEMPORAL_UI_URL: z.url({ protocol: /^https?$/ }).optional(),
+  FERRY_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   FERRY_BRANCH_RESTRICTIONS: z.string().optional(),
   FERRY_MAIN_BRANCH: z.string().regex(/^[^\s]{1,255}$/).default('main'),
   FERRY_CHART_ROOT: z.string().optional(),
@@ -90,6 +91,8 @@ export interface FerryConfig {
   temporalUiPort?: number;
   /** Where people open the Temporal UI; the console links each release's workflow page there. */
   temporalUiUrl?: string;
+  /** The URL people reach Ferry at (through a proxy, say); when it is https, the console's cookies are Secure. */
+  publicUrl?: string;
   /** Server-wide branch restrictions (FERRY_BRANCH_RESTRICTIONS): they win over app-level ones. */
   branchRestrictions: Policy[];
   /** The branch that never gets preview environments. */
@@ -187,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     writerTaskQueue: e.FERRY_WRITER_TASK_QUEUE,
     temporalUiPort: e.FERRY_TEMPORAL_UI_PORT,
     temporalUiUrl: e.FERRY_TEMPORAL_UI_URL?.replace(/\/+$/, ''),
+    publicUrl: e.FERRY_PUBLIC_URL?.replace(/\/+$/, ''),
     branchRestrictions,
     mainBranch: e.FERRY_MAIN_BRANCH,
     chartRoot: e.FERRY_CHART_ROOT === undefined ? undefined : path.resolve(e.FERRY_CHART_ROOT),

@@ -2,9 +2,14 @@
 // a token, read the board, approve a gated release and watch it commit without reloading, roll back, and see that a
 // principal without deploy rights gets no deploy buttons. Plus the session cookie's and CSRF protection's edges.
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import type { Logger } from '../src/log';
+import { consoleRoutes } from '../api/console';
+import type { ApiContext } from '../api/context';
+import { listen } from '../server/ferry';
+import { type Logger, silentLogger } from '../src/log';
 import { configEnv, enc, PEOPLE, pushArtifact } from './support/gates';
 import { makeArtifact, startStack, stopSharedTemporal, type Stack } from './support/stack';
 
@@ -234,6 +239,29 @@ describe('console session: abuse', () => {
     for (const path of ['/console/vendor/..%2f..%2fpackage.json', '/console/..%2fpackage.json', '/console/vendor/fs.mjs', '/console/.env']) {
       const res = await fetch(`${stack.url}${path}`);
       assert.ok(res.status === 404 || res.status === 403, `${path}: ${res.status}`);
+    }
+  });
+});
+
+describe('console session behind a TLS-terminating proxy', () => {
+  test('an https FERRY_PUBLIC_URL marks both cookies Secure; a forged X-Forwarded-Proto does not matter', async () => {
+    const app = express();
+    const principal = { name: 'alice', actor: 'alice', role: 'approver' as const, grants: [{ role: 'approver' as const, envs: null }], via: 'token' as const };
+    app.use(consoleRoutes({ authenticate: async (t: string) => (t === 'good-token' ? principal : null), log: silentLogger, publicUrl: 'https://ferry.example.com' } as unknown as ApiContext));
+    const server = await listen(app, 0, '127.0.0.1');
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const res = await fetch(`${url}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'good-token' }) });
+      assert.equal(res.status, 200);
+      for (const c of res.headers.getSetCookie()) assert.match(c, /; Secure/);
+      const plain = express();
+      plain.use(consoleRoutes({ authenticate: async () => principal, log: silentLogger } as unknown as ApiContext));
+      const other = await listen(plain, 0, '127.0.0.1');
+      const forged = await fetch(`http://127.0.0.1:${(other.address() as AddressInfo).port}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' }, body: JSON.stringify({ token: 'x' }) });
+      for (const c of forged.headers.getSetCookie()) assert.doesNotMatch(c, /Secure/);
+      other.close();
+    } finally {
+      server.close();
     }
   });
 });
