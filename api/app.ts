@@ -17,6 +17,7 @@ import { releaseRoutes } from './routes/releases';
 import { tokenRoutes } from './routes/tokens';
 import { boardRoutes } from './routes/board';
 import { consoleRoutes } from './console';
+import { consoleOidcRoutes } from './console-oidc';
 
 export function createApi(ctx: ApiContext): express.Express {
   const app = express();
@@ -24,7 +25,7 @@ export function createApi(ctx: ApiContext): express.Express {
   app.set('trust proxy', false);
   if (ctx.metrics) app.use(httpMetrics(ctx.metrics));
   app.use(healthRoutes(ctx));
-  app.use(consoleRoutes(ctx));
+  app.use(consoleRoutes(ctx), consoleOidcRoutes(ctx));
   // Signed by Flux's HMAC instead of a bearer token; mounted before the JSON parser because it needs raw bytes.
   app.use('/api', fluxRoutes(ctx));
   app.use('/api', requireToken(ctx.authenticate), express.json({ limit: ctx.maxBody, strict: true }));

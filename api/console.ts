@@ -104,7 +104,7 @@ export function consoleRoutes(ctx: ApiContext): Router {
     securityHeaders(res);
     const token = readCookies(req).get(SESSION_COOKIE);
     const principal = token ? await ctx.authenticate(token).catch(() => null) : null;
-    res.json(principal && principal.grants.length > 0 ? { signedIn: true, name: principal.name } : { signedIn: false });
+    res.json(principal && principal.grants.length > 0 ? { signedIn: true, name: principal.name } : { signedIn: false, oidc: Boolean(ctx.oidcSignIn) });
   }));
 
   r.delete('/console/session', (req, res) => {

@@ -7,6 +7,7 @@ import type { FerryMetrics } from '../src/metrics';
 import type { Db } from '../src/store/db';
 import type { ReleaseChangeFeed } from '../src/store/release-changes';
 import type { Authenticator } from './auth';
+import type { OidcSignInConfig } from './console-oidc';
 
 /** Everything a route needs; built once per process by the server. */
 export interface ApiContext {
@@ -42,6 +43,8 @@ export interface ApiContext {
   temporalUiUrl?: string;
   /** FERRY_PUBLIC_URL: an https one makes the console's cookies Secure behind a TLS-terminating proxy. */
   publicUrl?: string;
+  /** The console's sign-in through the identity provider, when FERRY_OIDC_CLIENT_ID is set. */
+  oidcSignIn?: OidcSignInConfig;
   /** Announces changed releases to the console's live stream. */
   releaseFeed?: ReleaseChangeFeed;
 }

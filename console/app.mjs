@@ -43,7 +43,7 @@ function useLive(enabled) {
   return { tick, connected };
 }
 
-function SignIn({ onSignedIn }) {
+function SignIn({ onSignedIn, oidc }) {
   const [token, setToken] = useState('');
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -69,6 +69,7 @@ function SignIn({ onSignedIn }) {
       ${error ? html`<p class="error" role="alert">${error}</p>` : null}
       <button type="submit" class="primary" disabled=${busy}>Sign in</button>
     </form>
+    ${oidc ? html`<p><a class="button" href="/console/oidc/start">Sign in with your identity provider</a></p>` : null}
     <p class="hint">Create one with <code>ferry token create</code>; the token stays in an HttpOnly cookie of this browser.</p>
   </main>`;
 }
@@ -78,7 +79,11 @@ function App() {
   const [route, setRoute] = useState(parseRoute());
   const live = useLive(Boolean(me));
 
-  const loadMe = () => get('/console/session').then((s) => (s.signedIn ? get('/api/me') : null)).then(setMe, (err) => {
+  const [oidc, setOidc] = useState(false);
+  const loadMe = () => get('/console/session').then((s) => {
+    setOidc(Boolean(s.oidc));
+    return s.signedIn ? get('/api/me') : null;
+  }).then(setMe, (err) => {
     if (err instanceof ApiError && (err.status === 401 || err.status === 403)) setMe(null);
     else setMe({ error: err.message });
   });
@@ -90,7 +95,7 @@ function App() {
   }, []);
 
   if (me === undefined) return html`<p class="loading">Loading…</p>`;
-  if (me === null) return html`<${SignIn} onSignedIn=${loadMe} />`;
+  if (me === null) return html`<${SignIn} onSignedIn=${loadMe} oidc=${oidc} />`;
   if (me.error) return html`<p class="error" role="alert">Ferry is not answering: ${me.error}</p>`;
 
   const page = route.name === 'release' ? html`<${ReleasePage} id=${route.arg} me=${me} tick=${live.tick} />`

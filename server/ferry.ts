@@ -105,6 +105,7 @@ export async function startFerry(
       branchRestrictions: config.branchRestrictions, mainBranch: config.mainBranch, environments: config.environments,
       metrics, gitopsRepo, temporalMetricsAddress: config.temporalMetricsAddress, eagerStart: roles.releaseWorker, onStarted: countStart,
       namespace: services.namespace, temporalUiUrl: services.temporalUiUrl, publicUrl: config.publicUrl,
+      oidcSignIn: config.oidc && config.oidcSignIn ? { ...config.oidcSignIn, issuer: config.oidc.issuer } : undefined,
     };
     // Auto-promotions start releases the way POST /api/promote does, with the same checks.
     const promoter: Promoter = async (r) => {

@@ -49,6 +49,11 @@ const EnvSchema = z.object({
   FERRY_OIDC_JWKS_URL: z.url().optional(),
   FERRY_OIDC_ROLES_CLAIM: z.string().min(1).default('ferry_roles'),
   FERRY_OIDC_NAME_CLAIM: z.string().min(1).default('email'),
+  FERRY_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  FERRY_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  FERRY_OIDC_AUTHORIZATION_URL: z.url({ protocol: /^https?$/ }).optional(),
+  FERRY_OIDC_TOKEN_URL: z.url({ protocol: /^https?$/ }).optional(),
+  FERRY_OIDC_SCOPES: z.string().min(1).default('openid email profile'),
   FERRY_CONFIG: z.string().optional(),
   FERRY_TOKENS_FILE: z.string().optional(),
   FERRY_LANE_EVENTS_PER_RUN: z.coerce.number().int().min(1).max(100_000).default(1000),
@@ -115,6 +120,8 @@ export interface FerryConfig {
   temporalMetricsAddress?: string;
   /** People's JWTs are accepted only when issuer, audience and JWKS URL are all set. */
   oidc?: { issuer: string; audience: string; jwksUrl: string; rolesClaim: string; nameClaim: string };
+  /** The console's sign-in through the identity provider (authorization code with PKCE); needs `oidc`. */
+  oidcSignIn?: { clientId: string; clientSecret?: string; authorizationUrl?: string; tokenUrl?: string; scopes: string };
   /** The FERRY_CONFIG file: per-environment gates, ordering, promotion and rollback rules; empty means ungated. */
   environments: EnvironmentsFile;
   /** The same file's clusters, reconciliation and notification settings, with secrets resolved (memory only). */
@@ -159,6 +166,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
   if (oidcVars.some(Boolean) && !oidcVars.every(Boolean)) {
     throw new ConfigError('invalid configuration: FERRY_OIDC_ISSUER, FERRY_OIDC_AUDIENCE and FERRY_OIDC_JWKS_URL must be set together');
   }
+  if (e.FERRY_OIDC_CLIENT_ID && !e.FERRY_OIDC_ISSUER) {
+    throw new ConfigError('invalid configuration: FERRY_OIDC_CLIENT_ID needs FERRY_OIDC_ISSUER, FERRY_OIDC_AUDIENCE and FERRY_OIDC_JWKS_URL');
+  }
   let ferryConfig: ReturnType<typeof loadFerryConfigFile>;
   let tokens: NamedToken[];
   try {
@@ -201,6 +211,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     allowClusterScoped: e.FERRY_ALLOW_CLUSTER_SCOPED,
     metricsPort: e.FERRY_METRICS_PORT,
     temporalMetricsAddress: e.FERRY_TEMPORAL_METRICS_ADDRESS,
+    oidcSignIn: e.FERRY_OIDC_CLIENT_ID
+      ? {
+        clientId: e.FERRY_OIDC_CLIENT_ID, scopes: e.FERRY_OIDC_SCOPES,
+        ...(e.FERRY_OIDC_CLIENT_SECRET ? { clientSecret: e.FERRY_OIDC_CLIENT_SECRET } : {}),
+        ...(e.FERRY_OIDC_AUTHORIZATION_URL ? { authorizationUrl: e.FERRY_OIDC_AUTHORIZATION_URL } : {}),
+        ...(e.FERRY_OIDC_TOKEN_URL ? { tokenUrl: e.FERRY_OIDC_TOKEN_URL } : {}),
+      }
+      : undefined,
     oidc: e.FERRY_OIDC_ISSUER && e.FERRY_OIDC_AUDIENCE && e.FERRY_OIDC_JWKS_URL
       ? { issuer: e.FERRY_OIDC_ISSUER, audience: e.FERRY_OIDC_AUDIENCE, jwksUrl: e.FERRY_OIDC_JWKS_URL, rolesClaim: e.FERRY_OIDC_ROLES_CLAIM, nameClaim: e.FERRY_OIDC_NAME_CLAIM }
       : undefined,

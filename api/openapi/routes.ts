@@ -225,6 +225,14 @@ export const ROUTE_DOCS: RouteDoc[] = [
     responses: { 200: { description: '{signedIn: true, name} or {signedIn: false}', schema: z.record(z.string(), z.unknown()) } },
   },
   {
+    method: 'get', path: '/console/oidc/start', summary: 'Start the console sign-in through the identity provider (authorization code with PKCE)', tags: ['console'], auth: 'none',
+    responses: { 302: { description: "to the identity provider's authorization endpoint" }, 404: { description: 'FERRY_OIDC_CLIENT_ID is not set' } },
+  },
+  {
+    method: 'get', path: '/console/oidc/callback', summary: "The identity provider's redirect back: checks state, exchanges the code, sets the session", tags: ['console'], auth: 'none',
+    responses: { 200: { description: 'signed in; the page continues to /' }, 400: { description: 'no sign-in in progress, or the state does not match' }, 401: { description: 'no ID token, or one Ferry does not accept' } },
+  },
+  {
     method: 'delete', path: '/console/session', summary: 'Sign the console out (needs the X-Ferry-CSRF header)', tags: ['console'], auth: 'none',
     responses: { 204: { description: 'signed out' }, 403: { description: 'missing or wrong CSRF header' } },
   },
