@@ -5,6 +5,7 @@ import type { Policy } from '../src/policy/policies';
 import type { ReconcileConfig } from '../src/reconcile/config';
 import type { FerryMetrics } from '../src/metrics';
 import type { Db } from '../src/store/db';
+import type { RepoLayout } from '../src/gitops/repos';
 import type { Authenticator } from './auth';
 
 /** Everything a route needs; built once per process by the server. */
@@ -29,6 +30,8 @@ export interface ApiContext {
   metrics?: FerryMetrics;
   /** The GitOps remote, probed by /readyz. */
   gitopsRepo?: string;
+  /** Which repository and branch each environment writes (src/gitops/repos.ts); `ferry flux setup` shows it. */
+  gitopsLayout?: RepoLayout;
   temporalMetricsAddress?: string;
   /** The FERRY_CONFIG file as parsed. Its reconcile keys may hold inline secrets: show gateConfigOf, never the file. */
   environments: EnvironmentsFile;
