@@ -23,7 +23,10 @@ const EnvSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_CLI: z.string().optional(),
   FERRY_GITOPS_REPO: z.string().optional(),
-  FERRY_GITOPS_BRANCH: z.string().regex(/^[A-Za-z0-9._/-]+$/).default('main'),
+  FERRY_GITOPS_BRANCH: z.string().superRefine((v, ctx) => {
+    const bad = branchNameProblem(v);
+    if (bad) ctx.addIssue({ code: 'custom', message: bad });
+  }).default('main'),
   FERRY_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   FERRY_FLUX_WEBHOOK_SECRET: z.string().optional(),
   FERRY_AWAIT_FLUX: bool.default(true),

@@ -47,6 +47,7 @@ describe('configuration', () => {
     for (const bad of ['../main', 'env/../x', 'env//x', '/env', 'env/', '.hidden', 'env/.x', 'x.lock', 'refs/heads/x', 'a b', 'a:b', 'a~1', 'x.', '-x', 'HEAD', 'ümlaut']) {
       assert.throws(() => loadConfig({ FERRY_GITOPS_BRANCH_STAGING: bad }), (e: Error) => e instanceof ConfigError && /FERRY_GITOPS_BRANCH_STAGING: /.test(e.message), bad);
     }
+    assert.throws(() => loadConfig({ FERRY_GITOPS_BRANCH: 'env/../main' }), /FERRY_GITOPS_BRANCH: must not contain \.\./);
     assert.throws(() => loadConfig({ FERRY_GITOPS_BRANCH_staging: 'env/staging' }), /FERRY_GITOPS_BRANCH_staging: the environment part/);
     const f = configFile('environments:\n  staging:\n    gitops: { branch: "../main" }\n');
     assert.throws(() => loadConfig({ FERRY_CONFIG: f }), /environments\.staging\.gitops\.branch: must not contain \.\./);
