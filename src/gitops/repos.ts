@@ -67,8 +67,8 @@ function targetKey(t: GitopsTarget): string {
  * their releases still group-commit together). A failed init is not cached: the next release tries again.
  *
  * `make(remote)` gives the options of the remote's default-branch writer. A writer of another branch of that
- * remote keeps its own cache beside it (`<cacheDir>-b<hash of the branch>`): a cache belongs to one writer, and the
- * default branch keeps the cache it always had.
+ * remote keeps its own cache beside it (`<cacheDir>-b<hash of the branch>`): a cache belongs to one writer; the
+ * default branch's writer uses `cacheDir` itself.
  */
 export class GitopsWriters {
   private readonly writers = new Map<string, Promise<GitopsWriter>>();
