@@ -21,6 +21,8 @@ import { saveRender } from '../src/store/renders';
 export interface GitAncestry {
   /** `env` picks the environment's repository when environments have their own (FERRY_GITOPS_REPO_<ENV>). */
   isAncestor(commit: string, of: string, env?: string): Promise<boolean>;
+  /** False when an event's revision names another environment's branch (src/flux/event-branch.ts). */
+  revisionConcernsEnv?(revision: string | null | undefined, env: string): boolean;
 }
 
 export interface ReleaseActivityDeps {
@@ -64,13 +66,17 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
     return ref && { kind: 'Kustomization', ...ref };
   }
 
+  /** With a branch per environment, an event naming another environment's branch says nothing about `env`. */
+  const branchAllows = (revision: string | null | undefined, env: string | undefined) =>
+    env === undefined || !git.revisionConcernsEnv || git.revisionConcernsEnv(revision, env);
+
   /** Per cluster, the first stored terminal verdict that covers `commit`, oldest first. */
   async function verdictsFor(commit: string, env: string | undefined, outcomes: Awaited<ReturnType<typeof recentFluxOutcomes>>): Promise<FluxVerdict[]> {
     const seen = new Set<string>();
     const out: FluxVerdict[] = [];
     for (const o of outcomes) {
       const key = o.cluster ?? '';
-      if (!TERMINAL_OUTCOMES.has(o.outcome) || seen.has(key)) continue;
+      if (!TERMINAL_OUTCOMES.has(o.outcome) || seen.has(key) || !branchAllows(o.revision, env)) continue;
       if (await covers(commit, o.commitSha, env)) {
         seen.add(key);
         out.push({ outcome: o.outcome as FluxVerdict['outcome'], reason: o.reason, message: o.message, revision: o.commitSha, cluster: o.cluster, source: 'event' });
@@ -133,6 +139,7 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
       for (const r of waiting) {
         const own = ownKustomization(r.env, r.app);
         if (own && (event.kind !== own.kind || event.namespace !== own.namespace || event.name !== own.name)) continue;
+        if (!branchAllows(event.revision, r.env)) continue;
         // Progress notes are about the exact revision; final verdicts travel down the history.
         const settles = r.gitopsCommit === event.commitSha || (terminal && (await git.isAncestor(r.gitopsCommit, event.commitSha, r.env)));
         if (settles) targets.push({ releaseId: r.id, verdict });

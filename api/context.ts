@@ -6,6 +6,7 @@ import type { ReconcileConfig } from '../src/reconcile/config';
 import type { FerryMetrics } from '../src/metrics';
 import type { Db } from '../src/store/db';
 import type { ReleaseChangeFeed } from '../src/store/release-changes';
+import type { RepoLayout } from '../src/gitops/repos';
 import type { Authenticator } from './auth';
 import type { OidcSignInConfig } from './console-oidc';
 
@@ -31,6 +32,8 @@ export interface ApiContext {
   metrics?: FerryMetrics;
   /** The GitOps remote, probed by /readyz. */
   gitopsRepo?: string;
+  /** Which repository and branch each environment writes (src/gitops/repos.ts); `ferry flux setup` shows it. */
+  gitopsLayout?: RepoLayout;
   temporalMetricsAddress?: string;
   /** The FERRY_CONFIG file as parsed. Its reconcile keys may hold inline secrets: show gateConfigOf, never the file. */
   environments: EnvironmentsFile;

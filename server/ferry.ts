@@ -12,7 +12,7 @@ import type { ApiContext } from '../api/context';
 import { HttpError } from '../api/errors';
 import { promote, rollback } from '../api/promotion';
 import { durationMs, type FerryConfig } from '../src/config';
-import { GitopsWriters } from '../src/gitops/repos';
+import { GitopsWriters, type RepoLayout } from '../src/gitops/repos';
 import { createLogger, type Logger } from '../src/log';
 import { createMetrics, type FerryMetrics } from '../src/metrics';
 import { ChartStore } from '../src/render/charts';
@@ -96,6 +96,7 @@ export async function startFerry(
     stops.push(() => connection.close());
     const temporal = new Client({ connection, namespace: services.namespace });
 
+    const layout: RepoLayout = { defaultRemote: gitopsRepo, byEnv: config.gitopsRepoByEnv, defaultBranch: config.gitopsBranch, branchByEnv: config.gitopsBranchByEnv };
     const countStart = (eagerly: boolean) => metrics.releaseStarts.inc({ eager: String(eagerly) });
     const authenticate = createAuthenticator({ db, adminToken: opts.adminToken, oidc: config.oidc, log, staticTokens: config.tokens });
     const apiContext: ApiContext = {
@@ -103,7 +104,7 @@ export async function startFerry(
       writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux, fluxTimeout: config.fluxTimeout,
       fluxWebhookSecret: config.fluxWebhookSecret, reconcile, maxBody: config.maxBody,
       branchRestrictions: config.branchRestrictions, mainBranch: config.mainBranch, environments: config.environments,
-      metrics, gitopsRepo, temporalMetricsAddress: config.temporalMetricsAddress, eagerStart: roles.releaseWorker, onStarted: countStart,
+      metrics, gitopsRepo, gitopsLayout: layout, temporalMetricsAddress: config.temporalMetricsAddress, eagerStart: roles.releaseWorker, onStarted: countStart,
       namespace: services.namespace, temporalUiUrl: services.temporalUiUrl, publicUrl: config.publicUrl,
       oidcSignIn: config.oidc && config.oidcSignIn ? { ...config.oidcSignIn, issuer: config.oidc.issuer } : undefined,
     };
@@ -132,7 +133,6 @@ export async function startFerry(
     if (native) {
       // Registered first so it stops last: the writer and the reader run git until they close.
       if (config.gitHelper) stops.push(useGitHelper());
-      const layout = { defaultRemote: gitopsRepo, byEnv: config.gitopsRepoByEnv };
       // Ferry's own embedded repository has no receive hooks to honour, so by default only it skips git's transport.
       const directLocalWrite = (remote: string) =>
         config.gitopsDirectWrite === 'true'

@@ -5,6 +5,8 @@ import { ConfigFileError, loadFerryConfigFile, loadTokensFile, type NamedToken }
 import type { EnvironmentsFile } from './gates/environments';
 import type { ReconcileConfig } from './reconcile/config';
 import { DurationSchema, durationMs } from './duration';
+import { branchNameProblem } from './gitops/branch-name';
+import { envRepoKey } from './gitops/repos';
 
 export { DurationSchema, durationMs };
 
@@ -21,7 +23,10 @@ const EnvSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_CLI: z.string().optional(),
   FERRY_GITOPS_REPO: z.string().optional(),
-  FERRY_GITOPS_BRANCH: z.string().regex(/^[A-Za-z0-9._/-]+$/).default('main'),
+  FERRY_GITOPS_BRANCH: z.string().superRefine((v, ctx) => {
+    const bad = branchNameProblem(v);
+    if (bad) ctx.addIssue({ code: 'custom', message: bad });
+  }).default('main'),
   FERRY_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   FERRY_FLUX_WEBHOOK_SECRET: z.string().optional(),
   FERRY_AWAIT_FLUX: bool.default(true),
@@ -65,6 +70,8 @@ export type FerryRoleName = (typeof FERRY_ROLE_NAMES)[number];
 
 /** FERRY_GITOPS_REPO_<ENV>: a repository of its own for one environment (key = env upper-cased, `-` → `_`). */
 const ENV_REPO_PREFIX = 'FERRY_GITOPS_REPO_';
+/** FERRY_GITOPS_BRANCH_<ENV>: a branch of its own for one environment (same key). */
+const ENV_BRANCH_PREFIX = 'FERRY_GITOPS_BRANCH_';
 
 
 export interface FerryConfig {
@@ -106,6 +113,8 @@ export interface FerryConfig {
   chartRoot?: string;
   /** env key (upper-case, `_` for `-`) → repository, from FERRY_GITOPS_REPO_<ENV> */
   gitopsRepoByEnv: Record<string, string>;
+  /** env key → branch, from FERRY_GITOPS_BRANCH_<ENV> and the environments' `gitops.branch` in FERRY_CONFIG */
+  gitopsBranchByEnv: Record<string, string>;
   /** how long the writer keeps retrying an unreachable or rejecting remote before the activity retries */
   gitRetryForMs: number;
   /** Which parts this process runs (FERRY_ROLES); all by default. */
@@ -162,6 +171,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     if (!/^[A-Z0-9][A-Z0-9_]*$/.test(key)) throw new ConfigError(`invalid configuration: ${k}: the environment part must be upper-case letters, digits and _`);
     gitopsRepoByEnv[key] = v;
   }
+  const gitopsBranchByEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(blankless)) {
+    if (!k.startsWith(ENV_BRANCH_PREFIX) || !v) continue;
+    const key = k.slice(ENV_BRANCH_PREFIX.length);
+    if (!/^[A-Z0-9][A-Z0-9_]*$/.test(key)) throw new ConfigError(`invalid configuration: ${k}: the environment part must be upper-case letters, digits and _`);
+    const bad = branchNameProblem(v);
+    if (bad) throw new ConfigError(`invalid configuration: ${k}: ${bad}`);
+    gitopsBranchByEnv[key] = v;
+  }
   const oidcVars = [e.FERRY_OIDC_ISSUER, e.FERRY_OIDC_AUDIENCE, e.FERRY_OIDC_JWKS_URL];
   if (oidcVars.some(Boolean) && !oidcVars.every(Boolean)) {
     throw new ConfigError('invalid configuration: FERRY_OIDC_ISSUER, FERRY_OIDC_AUDIENCE and FERRY_OIDC_JWKS_URL must be set together');
@@ -177,6 +195,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
   } catch (err) {
     if (err instanceof ConfigFileError) throw new ConfigError(`invalid configuration: ${err.message}`);
     throw err;
+  }
+  // The same setting in two places must agree: silently preferring one would write an environment to a branch its
+  // Flux does not read.
+  for (const [env, cfg] of Object.entries(ferryConfig.environments.environments)) {
+    const branch = cfg.gitops?.branch;
+    if (branch === undefined) continue;
+    const key = envRepoKey(env);
+    const fromVar = gitopsBranchByEnv[key];
+    if (fromVar !== undefined && fromVar !== branch) {
+      throw new ConfigError(`invalid configuration: ${ENV_BRANCH_PREFIX}${key} (${fromVar}) and FERRY_CONFIG environments.${env}.gitops.branch (${branch}) disagree`);
+    }
+    gitopsBranchByEnv[key] = branch;
   }
   return {
     port: e.FERRY_PORT,
@@ -205,6 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     mainBranch: e.FERRY_MAIN_BRANCH,
     chartRoot: e.FERRY_CHART_ROOT === undefined ? undefined : path.resolve(e.FERRY_CHART_ROOT),
     gitopsRepoByEnv,
+    gitopsBranchByEnv,
     gitRetryForMs: durationMs(e.FERRY_GIT_RETRY_FOR),
     roles: parseRoles(e.FERRY_ROLES),
     shutdownGrace: e.FERRY_SHUTDOWN_GRACE,

@@ -6,6 +6,7 @@ import { verifyFluxSignature } from '../../src/flux/signature';
 import { fluxKustomizationOf, orderedEnvironments } from '../../src/gates/environments';
 import { validateName } from '../../src/names';
 import { fluxSetupManifests } from '../../src/reconcile/manifests';
+import { envSourceManifests, envsWithOwnSource } from '../../src/gitops/flux-sources';
 import { saveFluxEvent } from '../../src/store/flux-events';
 import { requireToken } from '../auth';
 import type { fluxEventWorkflow } from '../../workflows/flux-event';
@@ -109,12 +110,14 @@ export function fluxRoutes(ctx: ApiContext): Router {
     const publicUrl = ctx.reconcile?.file.reconcile.publicUrl ?? `${req.protocol}://${req.get('host')}`;
     // An environment naming no clusters may run on any one, so its layout concerns this cluster too.
     const envClusters = ctx.reconcile?.file.environments ?? {};
-    const perAppEnvs = orderedEnvironments(ctx.environments).filter((env) => {
-      if (!fluxKustomizationOf(ctx.environments, env)) return false;
+    const onCluster = (env: string) => {
       const named = Object.hasOwn(envClusters, env) ? envClusters[env]!.clusters : [];
       return named.length === 0 || named.includes(cluster);
-    });
-    res.type('application/yaml').send(fluxSetupManifests({ cluster, config: clusters[cluster], publicUrl, perAppEnvs }));
+    };
+    const perAppEnvs = orderedEnvironments(ctx.environments).filter((env) => fluxKustomizationOf(ctx.environments, env) && onCluster(env));
+    const ownSource = ctx.gitopsLayout ? envsWithOwnSource(ctx.gitopsLayout, orderedEnvironments(ctx.environments)).filter(onCluster) : [];
+    const sources = ctx.gitopsLayout ? envSourceManifests({ layout: ctx.gitopsLayout, envs: ownSource, perAppEnvs }) : '';
+    res.type('application/yaml').send(fluxSetupManifests({ cluster, config: clusters[cluster], publicUrl, perAppEnvs }) + (sources ? `---\n${sources}` : ''));
   }));
   return r;
 }

@@ -56,3 +56,17 @@ export function commitShaOfRevision(rev: string): string | null {
   if (algo !== undefined && algo.toLowerCase() !== 'sha1') return null;
   return SHA1_HEX.test(hash) ? hash.toLowerCase() : null;
 }
+
+/**
+ * The branch a git revision names, slashes kept (`env/staging@sha1:…` → `env/staging`, also from the legacy
+ * `env/staging/<sha>` and the absolute `refs/heads/env/staging@sha1:…` a `spec.ref.name` source reports), or null
+ * when it names none (exact-commit sources, bare hashes, other refs such as `refs/pull/1/head`). A tag's revision
+ * looks like a branch's; the caller compares against branches it knows.
+ */
+export function branchOfRevision(rev: string | null | undefined): string | null {
+  if (typeof rev !== 'string' || rev === '') return null;
+  const { pointer } = parseFluxRevision(rev);
+  if (!pointer) return null;
+  if (pointer.startsWith('refs/heads/')) return pointer.slice('refs/heads/'.length) || null;
+  return pointer.startsWith('refs/') ? null : pointer;
+}

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { type FluxKustomizationConfig, FluxKustomizationSchema } from '../flux/kustomization';
+import { EnvGitopsSchema } from '../gitops/branch-name';
 import { validateName, zName } from '../names';
 import { EnvReconcileShape, reconcileIssues, ReconcileTopLevelShape } from '../reconcile/config';
 import { clockSeconds, isValidTimeZone, parseInstant, weekSeconds } from './freeze';
@@ -100,7 +101,10 @@ const GateShape = {
   fluxKustomization: FluxKustomizationSchema.optional(),
 };
 
-export const EnvironmentSchema = z.strictObject({ ...GateShape, ...EnvReconcileShape });
+/** Where the environment's manifests live; `branch` is FERRY_GITOPS_BRANCH_<ENV>'s twin (src/gitops/repos.ts). */
+const LayoutShape = { gitops: EnvGitopsSchema.optional() };
+
+export const EnvironmentSchema = z.strictObject({ ...GateShape, ...EnvReconcileShape, ...LayoutShape });
 export type EnvironmentConfig = z.infer<typeof EnvironmentSchema>;
 export type GateConfig = Pick<EnvironmentConfig, keyof typeof GateShape>;
 

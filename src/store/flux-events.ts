@@ -50,20 +50,20 @@ export async function recentFluxOutcomes(
   since: string,
   limit = 500,
   from?: { kind: string; namespace: string; name: string },
-): Promise<Array<{ cluster: string | null; commitSha: string; outcome: string; reason: string; message: string }>> {
+): Promise<Array<{ cluster: string | null; commitSha: string; outcome: string; reason: string; message: string; revision: string | null }>> {
   const params: unknown[] = [since, limit];
   let only = '';
   if (from) {
     params.push(from.kind, from.namespace, from.name);
     only = 'AND kind = $3 AND namespace = $4 AND name = $5';
   }
-  const r = await db.query<{ cluster: string | null; commit_sha: string; outcome: string; reason: string; message: string; received_at: Date }>(
+  const r = await db.query<{ cluster: string | null; commit_sha: string; outcome: string; reason: string; message: string; revision: string | null; received_at: Date }>(
     `SELECT * FROM (
-       SELECT DISTINCT ON (cluster, commit_sha, outcome) cluster, commit_sha, outcome, reason, message, received_at FROM flux_events
+       SELECT DISTINCT ON (cluster, commit_sha, outcome, revision) cluster, commit_sha, outcome, reason, message, revision, received_at FROM flux_events
        WHERE commit_sha IS NOT NULL AND outcome IN ('succeeded', 'failed', 'unhealthy') AND received_at >= $1 ${only}
-       ORDER BY cluster, commit_sha, outcome, received_at ASC, id ASC
+       ORDER BY cluster, commit_sha, outcome, revision, received_at ASC, id ASC
      ) first ORDER BY received_at ASC LIMIT $2`,
     params,
   );
-  return r.rows.map((x) => ({ cluster: x.cluster, commitSha: x.commit_sha, outcome: x.outcome, reason: x.reason, message: x.message }));
+  return r.rows.map((x) => ({ cluster: x.cluster, commitSha: x.commit_sha, outcome: x.outcome, reason: x.reason, message: x.message, revision: x.revision }));
 }
