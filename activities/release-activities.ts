@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { CheckFreezeInput, FluxVerdict, FluxEventInput, FreezeState } from '../workflows/definitions';
 import { freezeStateAt } from '../src/gates/freeze';
 import { EnvironmentFileSchema } from '../src/artifact/schema';
+import { eventSpeaksFor, fluxEventEnv } from '../src/flux/attribution';
 import { appKustomizationRef } from '../src/flux/kustomization';
 import { type EnvironmentsFile, fluxKustomizationOf } from '../src/gates/environments';
 import type { Logger } from '../src/log';
@@ -114,25 +115,27 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
 
     /** Events stored before the release started waiting: one terminal verdict per cluster at most. */
     async checkFluxHistory(input: { releaseId: string; commit: string; since: string; env?: string }): Promise<FluxVerdict[]> {
-      let from: ReturnType<typeof ownKustomization>;
-      if (input.env !== undefined && fluxKustomizationOf(deps.environments, input.env)) {
-        const row = await getRelease(db, input.releaseId);
-        if (row) from = ownKustomization(row.env, row.app);
-      }
-      return verdictsFor(input.commit, input.env, await recentFluxOutcomes(db, input.since, undefined, from));
+      const row = await getRelease(db, input.releaseId);
+      const env = input.env ?? row?.env;
+      if (env === undefined) return [];
+      const from = row ? ownKustomization(env, row.app) : undefined;
+      return verdictsFor(input.commit, env, await recentFluxOutcomes(db, input.since, { env, from }));
     },
 
-    /** Releases an event concerns: those whose commit is the event's, or (for a final verdict) an ancestor of it. */
+    /**
+     * Releases an event concerns: those of the environment it speaks for (src/flux/attribution.ts) whose commit is
+     * the event's, or (for a final verdict) an ancestor of it.
+     */
     async settleFluxEvent(input: FluxEventInput): Promise<Array<{ releaseId: string; verdict: FluxVerdict }>> {
       const event = await getFluxEvent(db, input.eventId);
       if (!event?.commitSha) return [];
       const verdict: FluxVerdict = { outcome: event.outcome as FluxVerdict['outcome'], reason: event.reason, message: event.message.slice(0, 2000), revision: event.commitSha, cluster: event.cluster, source: 'event' };
       const terminal = TERMINAL_OUTCOMES.has(event.outcome);
+      const from = { kind: event.kind, namespace: event.namespace, name: event.name, env: fluxEventEnv((event.body as { metadata?: Record<string, unknown> } | null)?.metadata) };
       const waiting = await waitingReleases(db);
       const targets: Array<{ releaseId: string; verdict: FluxVerdict }> = [];
       for (const r of waiting) {
-        const own = ownKustomization(r.env, r.app);
-        if (own && (event.kind !== own.kind || event.namespace !== own.namespace || event.name !== own.name)) continue;
+        if (!eventSpeaksFor(from, r, ownKustomization(r.env, r.app))) continue;
         // Progress notes are about the exact revision; final verdicts travel down the history.
         const settles = r.gitopsCommit === event.commitSha || (terminal && (await git.isAncestor(r.gitopsCommit, event.commitSha, r.env)));
         if (settles) targets.push({ releaseId: r.id, verdict });

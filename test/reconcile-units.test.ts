@@ -107,7 +107,7 @@ environments:
   });
   it('prints setup manifests with a placeholder secret', () => {
     const cfg = parse(yaml, { EU_SECRET: 's3', SLACK: 'x', GH: 'y' });
-    const text = fluxSetupManifests({ cluster: 'prod-eu', config: cfg.file.clusters['prod-eu'], publicUrl: 'https://ferry.test/' });
+    const text = fluxSetupManifests({ cluster: 'prod-eu', webhookSecret: cfg.file.clusters['prod-eu']!.webhookSecret, publicUrl: 'https://ferry.test/', envs: [] });
     assert.match(text, /address: https:\/\/ferry.test\/api\/flux\/events\/prod-eu/);
     assert.match(text, /<value of EU_SECRET on the Ferry server>/);
     assert.ok(!text.includes('s3'));
