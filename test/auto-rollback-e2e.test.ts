@@ -41,7 +41,7 @@ async function release(app: string, env: string) {
 }
 
 async function flux(reason: string, commit: string) {
-  const res = await stack.postFlux(fluxEvent(reason, commit));
+  const res = await stack.postFlux(fluxEvent(reason, commit, { env: 'prod' }));
   assert.equal(res.status, 202, JSON.stringify(res.body));
 }
 
@@ -133,6 +133,19 @@ describe('automatic rollback', () => {
     const prod = status.environments.find((e: { env: string }) => e.env === 'prod');
     assert.equal(prod.current.id, rollbackId);
     assert.equal(prod.current.artifactId, a.artifactId);
+  });
+
+  test('a source error Flux retries is waited out: success follows, nothing rolls back', async () => {
+    const a = await release('basket', 'prod');
+    await flux('ReconciliationSucceeded', a.commit);
+    assert.equal((await stack.waitForRelease(a.id, FINAL)).status, 'succeeded');
+    const b = await release('basket', 'prod');
+    await flux('ArtifactFailed', b.commit);
+    await pause(1000);
+    assert.equal((await get(b.id)).status, 'reconciling');
+    await flux('ReconciliationSucceeded', b.commit);
+    assert.equal((await stack.waitForRelease(b.id, FINAL)).status, 'succeeded');
+    assert.equal(await workflowExists(`auto-rollback:${b.id}`), false);
   });
 
   test('with nothing that succeeded before, the failed release records that there is no rollback', async () => {

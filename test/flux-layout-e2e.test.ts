@@ -175,7 +175,11 @@ describe('per-app Flux Kustomizations', () => {
     assert.match(note, /staging: spec\.path: \.\/staging\/flux/);
     assert.match(note, /preview: spec\.path: \.\/preview\/flux/);
     assert.doesNotMatch(note, /elsewhere|dev/);
-    assert.deepEqual(YAML.parseAllDocuments(text).map((d) => d.toJS().kind), ['Secret', 'Provider', 'Alert']);
+    const docs = YAML.parseAllDocuments(text).map((d) => d.toJS());
+    assert.deepEqual(docs.map((d) => d.kind), ['Secret', 'Provider', 'Alert', 'Kustomization', 'Kustomization', 'Kustomization']);
+    assert.deepEqual(docs.slice(3).map((d) => `${d.metadata.name} ${d.spec.path} ${d.spec.sourceRef.name}`).sort(), [
+      'ferry-polled ./polled/flux flux-system', 'ferry-preview ./preview/flux flux-system', 'ferry-staging ./staging/flux gitops',
+    ]);
   });
 
   test('removing a preview removes its Kustomization in the same commit', async () => {
