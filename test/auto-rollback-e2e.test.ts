@@ -40,8 +40,8 @@ async function release(app: string, env: string) {
   return { artifactId: pushed.body.id as string, id: started.body.id as string, commit: row.gitopsCommit as string };
 }
 
-async function flux(reason: string, commit: string) {
-  const res = await stack.postFlux(fluxEvent(reason, commit, { env: 'prod' }));
+async function flux(reason: string, commit: string, env = 'prod') {
+  const res = await stack.postFlux(fluxEvent(reason, commit, { env }));
   assert.equal(res.status, 202, JSON.stringify(res.body));
 }
 
@@ -158,10 +158,10 @@ describe('automatic rollback', () => {
 
   test('environments without autoRollback, and failures before the commit, roll nothing back', async () => {
     const a = await release('quiet', 'staging');
-    await flux('ReconciliationSucceeded', a.commit);
+    await flux('ReconciliationSucceeded', a.commit, 'staging');
     await stack.waitForRelease(a.id, FINAL);
     const b = await release('quiet', 'staging');
-    await flux('ReconciliationFailed', b.commit);
+    await flux('ReconciliationFailed', b.commit, 'staging');
     assert.equal((await stack.waitForRelease(b.id, FINAL)).status, 'failed');
 
     const pushed = await stack.api('POST', '/api/artifacts', makeArtifact({ apps: [{ app: 'shop', env: 'prod', manifests: 'kind: ConfigMap\nmetadata: {name: {{ .MISSING }}}\n' }] }));

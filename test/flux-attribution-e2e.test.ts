@@ -12,27 +12,37 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { signFluxBody } from '../src/flux/signature';
+import { type FakeKube, kustomization, startFakeKube } from './support/fake-servers';
 import { type AlertModel, type Cluster, controllerEvent, deliver, type FluxObjectModel } from './support/flux-alert';
 import { FLUX_SECRET, makeArtifact, type Stack, startStack, stopSharedTemporal } from './support/stack';
 
 let stack: Stack;
 let configDir: string;
+let kube: FakeKube;
 
 before(async () => {
   configDir = await mkdtemp(path.join(tmpdir(), 'ferry-flux-attribution-'));
   const config = path.join(configDir, 'ferry.yaml');
-  // One repository, three environments; prod's apps get their own Kustomizations in namespace `apps`.
+  kube = await startFakeKube();
+  await writeFile(path.join(configDir, 'kubeconfig'), kube.kubeconfig());
+  // One repository, three environments on the single-secret cluster (prod's apps get their own Kustomizations in
+  // namespace `apps`), and two more on a cluster Ferry can read.
   await writeFile(config, YAML.stringify({
+    reconcile: { pollInterval: '1s' },
+    clusters: { edge: { webhookSecret: 'edge-secret', kubeconfig: 'kubeconfig' } },
     environments: {
       dev: {},
       staging: { autoRollback: true },
       prod: { fluxKustomization: { namespace: 'apps' } },
+      'edge-a': { clusters: ['edge'] },
+      'edge-b': { clusters: ['edge'] },
     },
   }));
   stack = await startStack({ env: { FERRY_CONFIG: config, FERRY_FLUX_TIMEOUT: '3m' } });
 });
 after(async () => {
   await stack?.stop();
+  await kube?.close();
   await stopSharedTemporal();
   await rm(configDir, { recursive: true, force: true });
 });
@@ -117,6 +127,7 @@ describe('Flux events settle only their own environment (single-secret setup, on
   test('the default cluster serves a Kustomization per environment, annotated with it', async () => {
     await release('seed', 'qa'); // an environment known only from its releases is covered too
     const setup = await served();
+    // Not edge-a or edge-b: they name another cluster.
     assert.deepEqual([...setup.kustomizations.keys()].sort(), ['ferry-dev', 'ferry-prod', 'ferry-qa', 'ferry-staging']);
     assert.equal(setup.kustomizations.get('ferry-staging')!.metadata.annotations!['event.toolkit.fluxcd.io/ferry.env'], 'staging');
     assert.equal((setup.kustomizations.get('ferry-prod') as any).spec.path, './prod/flux');
@@ -189,5 +200,30 @@ describe('Flux events settle only their own environment (single-secret setup, on
     const [answer] = await emit(setup, file, succeeded(web.commit));
     assert.equal(answer.env, 'prod');
     assert.equal((await stack.waitForRelease(web.id, ['succeeded', 'failed', 'timed-out'])).status, 'succeeded');
+  });
+});
+
+describe('a cluster with two environments, polled', () => {
+  test("each release reads its own environment's Kustomization, not its neighbour's", async () => {
+    const a = await release('svc', 'edge-a');
+    const b = await release('svc', 'edge-b');
+    // edge-b's Kustomization applied the tip (which contains edge-a's commit); edge-a's is still on an older one.
+    kube.objects.set('kustomizations/flux-system/ferry-edge-b', kustomization('flux-system', 'ferry-edge-b', { ready: ['True', 'ReconciliationSucceeded', 'Applied revision'], applied: `main@sha1:${b.commit}`, attempted: `main@sha1:${b.commit}` }));
+    kube.objects.set('kustomizations/flux-system/ferry-edge-a', kustomization('flux-system', 'ferry-edge-a', { ready: ['False', 'ArtifactFailed', 'failed to download archive'], applied: 'main@sha1:0000000000000000000000000000000000000000', attempted: `main@sha1:${b.commit}` }));
+    const doneB = await stack.waitForRelease(b.id, ['succeeded', 'failed', 'timed-out']);
+    assert.equal(doneB.status, 'succeeded');
+    assert.match(doneB.clusters.edge.message, /flux-system\/ferry-edge-b/);
+    // A source error on edge-a's Kustomization is waited out.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal((await statusOf(a.id)).status, 'reconciling');
+    kube.objects.set('kustomizations/flux-system/ferry-edge-a', kustomization('flux-system', 'ferry-edge-a', { ready: ['True', 'ReconciliationSucceeded', 'Applied revision'], applied: `main@sha1:${b.commit}`, attempted: `main@sha1:${b.commit}` }));
+    const doneA = await stack.waitForRelease(a.id, ['succeeded', 'failed', 'timed-out']);
+    assert.equal(doneA.status, 'succeeded');
+    assert.match(doneA.clusters.edge.message, /flux-system\/ferry-edge-a/);
+    // The served setup of that cluster creates exactly those two: nothing of the environments running elsewhere.
+    const names = async (route: string) => YAML.parseAllDocuments(String((await stack.api('GET', route)).body)).map((d) => d.toJS()).filter((d) => d.kind === 'Kustomization').map((d) => d.metadata.name).sort();
+    assert.deepEqual(await names('/api/flux/manifests/edge'), ['ferry-edge-a', 'ferry-edge-b']);
+    assert.deepEqual(await names('/api/flux/manifests/edge?env=edge-a'), ['ferry-edge-a']);
+    assert.equal((await stack.api('GET', '/api/flux/manifests/edge?env=../x')).status, 400);
   });
 });

@@ -133,8 +133,8 @@ export function fluxRoutes(ctx: ApiContext): Router {
 
 /**
  * The environments a cluster's setup applies: those named by `?env=` (comma-separated or repeated), else the
- * configured environments naming this cluster or none (an environment without `clusters` may run on any). The
- * single-secret setup also covers environments Ferry has released to without configuring them.
+ * configured environments naming this cluster; for the single-secret setup (`default`), those naming no cluster and
+ * the environments Ferry has released to without configuring them.
  */
 async function setupEnvironments(ctx: ApiContext, cluster: string, single: boolean, query: unknown): Promise<string[]> {
   if (query !== undefined) {
@@ -148,10 +148,9 @@ async function setupEnvironments(ctx: ApiContext, cluster: string, single: boole
   }
   const envClusters = ctx.reconcile?.file.environments ?? {};
   const namedClusters = (env: string) => (Object.hasOwn(envClusters, env) ? envClusters[env]!.clusters : []);
-  const envs = orderedEnvironments(ctx.environments).filter((env) => {
-    const named = namedClusters(env);
-    return named.length === 0 || named.includes(cluster);
-  });
+  // A named cluster applies only the environments that name it: applied as served, its manifests must not start
+  // deploying an environment that runs elsewhere. Environments naming no cluster belong to the single-secret setup.
+  const envs = orderedEnvironments(ctx.environments).filter((env) => (single ? namedClusters(env).length === 0 : namedClusters(env).includes(cluster)));
   if (single) {
     for (const env of await releasedEnvironments(ctx.db)) {
       if (!envs.includes(env) && namedClusters(env).length === 0 && !Object.hasOwn(ctx.environments.environments, env)) envs.push(env);
