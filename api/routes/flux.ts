@@ -139,11 +139,11 @@ export function fluxRoutes(ctx: ApiContext): Router {
 async function setupEnvironments(ctx: ApiContext, cluster: string, single: boolean, query: unknown): Promise<string[]> {
   if (query !== undefined) {
     const asked = (Array.isArray(query) ? query : [query]).flatMap((q) => String(q).split(',')).map((e) => e.trim()).filter(Boolean);
+    if (asked.length > 100) throw new HttpError(400, 'env names at most 100 environments', { issues: [{ path: 'env', message: 'at most 100 environments' }] });
     for (const env of asked) {
       const bad = validateName('env', env);
       if (bad) throw new HttpError(400, bad, { issues: [{ path: 'env', message: bad }] });
     }
-    if (asked.length > 100) throw new HttpError(400, 'env names at most 100 environments', { issues: [{ path: 'env', message: 'at most 100 environments' }] });
     return [...new Set(asked)];
   }
   const envClusters = ctx.reconcile?.file.environments ?? {};
