@@ -10,7 +10,7 @@
  * - in environments with per-app Kustomizations, the app's own Kustomization (`<namespace>/<env>-<app>`) is the only
  *   object whose events settle the app's releases; an event naming another environment does not.
  *
- * Events naming no environment are stored and shown (`GET /api/flux/...`, the webhook answer) but settle nothing.
+ * Events naming no environment are stored, logged and answered (`env: null`, `settling: false`) but settle nothing.
  */
 
 /** The metadata key, as notification-controller forwards it. */
