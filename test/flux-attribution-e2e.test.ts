@@ -96,33 +96,6 @@ async function statusOf(id: string): Promise<any> {
   return (await stack.api('GET', `/api/releases/${id}`)).body;
 }
 
-describe('notification-controller model (support/flux-alert.ts)', () => {
-  const ks = (namespace: string, name: string, annotations?: Record<string, string>): FluxObjectModel => ({ apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { namespace, name, annotations, labels: { team: 'a' } } });
-  const alert = (spec: Partial<AlertModel['spec']>): AlertModel => ({ metadata: { name: 'a', namespace: 'flux-system' }, spec: { providerRef: { name: 'p' }, eventSources: [{ kind: 'Kustomization', name: '*' }], ...spec } });
-  const ev = (obj: FluxObjectModel, message = 'Reconciliation finished') => controllerEvent(obj, { severity: 'info', reason: 'ReconciliationSucceeded', message, revision: `main@sha1:${'a'.repeat(40)}` });
-
-  test('a source without namespace means the Alert\'s namespace', () => {
-    const c: Cluster = { alerts: [alert({})], objects: [] };
-    assert.equal(deliver(c, ev(ks('flux-system', 'x'))).length, 1);
-    assert.equal(deliver(c, ev(ks('apps', 'x'))).length, 0);
-    assert.equal(deliver({ alerts: [alert({ eventSources: [{ kind: 'Kustomization', name: '*', namespace: 'apps' }] })], objects: [] }, ev(ks('apps', 'x'))).length, 1);
-  });
-
-  test('matchLabels, exclusionList and eventSeverity', () => {
-    const obj = ks('flux-system', 'x');
-    assert.equal(deliver({ alerts: [alert({ eventSources: [{ kind: 'Kustomization', name: '*', matchLabels: { team: 'a' } }] })], objects: [obj] }, ev(obj)).length, 1);
-    assert.equal(deliver({ alerts: [alert({ eventSources: [{ kind: 'Kustomization', name: '*', matchLabels: { team: 'b' } }] })], objects: [obj] }, ev(obj)).length, 0);
-    assert.equal(deliver({ alerts: [alert({ exclusionList: ['^Reconciliation'] })], objects: [] }, ev(obj)).length, 0);
-    assert.equal(deliver({ alerts: [alert({ eventSeverity: 'error' })], objects: [] }, ev(obj)).length, 0);
-  });
-
-  test('metadata: annotations < eventMetadata < controller keys, prefixes stripped', () => {
-    const obj = ks('flux-system', 'x', { 'event.toolkit.fluxcd.io/ferry.env': 'dev', 'event.toolkit.fluxcd.io/team': 'a', 'other.io/x': 'dropped' });
-    const [{ payload }] = deliver({ alerts: [alert({ eventMetadata: { team: 'b', cluster: 'c1' } })], objects: [] }, ev(obj));
-    assert.deepEqual(payload.metadata, { 'ferry.env': 'dev', team: 'b', cluster: 'c1', revision: `main@sha1:${'a'.repeat(40)}` });
-  });
-});
-
 describe('Flux events settle only their own environment (single-secret setup, one repository)', () => {
   test('the default cluster serves a Kustomization per environment, annotated with it', async () => {
     await release('seed', 'qa'); // an environment known only from its releases is covered too

@@ -10,7 +10,7 @@ import { eventSpeaksFor, FERRY_ENV_ANNOTATION, fluxEventEnv } from '../src/flux/
 import { FluxEventSchema } from '../src/flux/event';
 import { FluxKustomizationSchema, renderFluxKustomization } from '../src/flux/kustomization';
 import { fluxSetupManifests } from '../src/reconcile/manifests';
-import { type AlertModel, controllerEvent, deliver, type FluxObjectModel } from './support/flux-alert';
+import { type AlertModel, type Cluster, controllerEvent, deliver, type FluxObjectModel } from './support/flux-alert';
 
 const ks = (namespace: string, name: string, env?: string) => ({ kind: 'Kustomization', namespace, name, env });
 const OWN = { namespace: 'apps', name: 'prod-web' };
@@ -67,5 +67,36 @@ describe('the annotation survives Flux for what Ferry writes and serves', () => 
     const pinned: AlertModel = { ...alerts[0]!, spec: { ...alerts[0]!.spec, eventMetadata: { 'ferry.env': 'dev' } } };
     const [{ payload }] = deliver({ alerts: [pinned], objects: [] }, controllerEvent(obj, { severity: 'info', reason: 'ReconciliationSucceeded', message: 'ok', revision }));
     assert.equal(fluxEventEnv(payload.metadata), 'dev');
+  });
+});
+
+describe('notification-controller model (support/flux-alert.ts)', () => {
+  const ks = (namespace: string, name: string, annotations?: Record<string, string>): FluxObjectModel => ({ apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { namespace, name, annotations, labels: { team: 'a' } } });
+  const alert = (spec: Partial<AlertModel['spec']>): AlertModel => ({ metadata: { name: 'a', namespace: 'flux-system' }, spec: { providerRef: { name: 'p' }, eventSources: [{ kind: 'Kustomization', name: '*' }], ...spec } });
+  const ev = (obj: FluxObjectModel, message = 'Reconciliation finished') => controllerEvent(obj, { severity: 'info', reason: 'ReconciliationSucceeded', message, revision: `main@sha1:${'a'.repeat(40)}` });
+
+  test('a source without namespace means the Alert\'s namespace', () => {
+    const c: Cluster = { alerts: [alert({})], objects: [] };
+    assert.equal(deliver(c, ev(ks('flux-system', 'x'))).length, 1);
+    assert.equal(deliver(c, ev(ks('apps', 'x'))).length, 0);
+    assert.equal(deliver({ alerts: [alert({ eventSources: [{ kind: 'Kustomization', name: '*', namespace: 'apps' }] })], objects: [] }, ev(ks('apps', 'x'))).length, 1);
+    // --no-cross-namespace-refs: the explicit source matches, the dispatch is refused.
+    assert.equal(deliver({ alerts: [alert({ eventSources: [{ kind: 'Kustomization', name: '*', namespace: 'apps' }] })], objects: [], noCrossNamespaceRefs: true }, ev(ks('apps', 'x'))).length, 0);
+  });
+
+  test('matchLabels, exclusionList and eventSeverity', () => {
+    const obj = ks('flux-system', 'x');
+    assert.equal(deliver({ alerts: [alert({ eventSources: [{ kind: 'Kustomization', name: '*', matchLabels: { team: 'a' } }] })], objects: [obj] }, ev(obj)).length, 1);
+    assert.equal(deliver({ alerts: [alert({ eventSources: [{ kind: 'Kustomization', name: '*', matchLabels: { team: 'b' } }] })], objects: [obj] }, ev(obj)).length, 0);
+    assert.equal(deliver({ alerts: [alert({ exclusionList: ['^Reconciliation'] })], objects: [] }, ev(obj)).length, 0);
+    assert.equal(deliver({ alerts: [alert({ eventSeverity: 'error' })], objects: [] }, ev(obj)).length, 0);
+  });
+
+  test('metadata: unprefixed and checksum keys dropped; annotations < eventMetadata < controller keys, prefixes stripped', () => {
+    const obj = ks('flux-system', 'x', { 'event.toolkit.fluxcd.io/ferry.env': 'dev', 'event.toolkit.fluxcd.io/team': 'a', 'other.io/x': 'dropped' });
+    const emitted = ev(obj);
+    emitted.metadata = { ...emitted.metadata, env: 'unprefixed', 'kustomize.toolkit.fluxcd.io/checksum': 'x' };
+    const [{ payload }] = deliver({ alerts: [alert({ eventMetadata: { team: 'b', cluster: 'c1' } })], objects: [] }, emitted);
+    assert.deepEqual(payload.metadata, { 'ferry.env': 'dev', team: 'b', cluster: 'c1', revision: `main@sha1:${'a'.repeat(40)}` });
   });
 });

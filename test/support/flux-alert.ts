@@ -1,7 +1,7 @@
 // A model of how an event travels from a Flux controller to a `generic-hmac` Provider, written from reading
 // fluxcd/pkg runtime/events (the recorder) and fluxcd/notification-controller v1.9.3 internal/server
-// (event_handlers.go: filterAlertsForEvent, eventMatchesAlertSource, combineEventMetadata,
-// excludeInternalMetadata), so tests drive Ferry with what Flux would really deliver for the Alerts Ferry serves.
+// (event_server.go: cleanupMetadata; event_handlers.go: filterAlertsForEvent, eventMatchesAlertSource,
+// combineEventMetadata, excludeInternalMetadata), so tests drive Ferry with what Flux would really deliver for the Alerts Ferry serves.
 // Regexes use JavaScript's engine where Go uses RE2: the tests' patterns mean the same in both.
 
 /** A Flux object as the API server holds it: what the recorder and the label selector read. */
@@ -88,8 +88,15 @@ export interface Cluster {
 /** The payload each matching Alert's Provider posts, with the Alert's name; none when no Alert matches. */
 export function deliver(cluster: Cluster, emitted: FluxEventModel): Array<{ alert: string; payload: FluxEventModel }> {
   const event: FluxEventModel = structuredClone(emitted);
-  // excludeInternalMetadata: the object group's token never leaves the controller.
-  if (event.metadata) delete event.metadata[`${groupOf(event.involvedObject.apiVersion)}/token`];
+  const objectGroup = `${groupOf(event.involvedObject.apiVersion)}/`;
+  // eventMiddleware's cleanupMetadata: only keys under the event group or the object's group stay, minus the
+  // object group's checksum and digest; then excludeInternalMetadata drops its token.
+  const kept: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.metadata ?? {})) {
+    if (k === `${objectGroup}checksum` || k === `${objectGroup}digest` || k === `${objectGroup}token`) continue;
+    if (k.startsWith(`${EVENT_GROUP}/`) || k.startsWith(objectGroup)) kept[k] = v;
+  }
+  event.metadata = kept;
   const out: Array<{ alert: string; payload: FluxEventModel }> = [];
   for (const alert of cluster.alerts) {
     if (alert.spec.suspend) continue;
@@ -118,8 +125,8 @@ function sourceMatches(cluster: Cluster, event: FluxEventModel, alert: AlertMode
 
 /**
  * Lowest to highest precedence: object annotations (`event.toolkit.fluxcd.io/`, stripped), the Alert's
- * eventMetadata, its summary, controller metadata (`<object group>/`, stripped). Other keys are dropped, unless no
- * key came from any source: then the event keeps its metadata as it was.
+ * eventMetadata, its summary, controller metadata (`<object group>/`, stripped). An empty map is left out of the
+ * JSON (`omitempty`).
  */
 function combineMetadata(event: FluxEventModel, alert: AlertModel): FluxEventModel {
   const metadata: Record<string, string> = {};
@@ -131,5 +138,6 @@ function combineMetadata(event: FluxEventModel, alert: AlertModel): FluxEventMod
   for (const [k, v] of Object.entries(original)) if (k.startsWith(objectGroup)) metadata[k.slice(objectGroup.length)] = v;
   const copy = structuredClone(event);
   if (Object.keys(metadata).length > 0) copy.metadata = metadata;
+  if (copy.metadata && Object.keys(copy.metadata).length === 0) delete copy.metadata;
   return copy;
 }
