@@ -128,7 +128,8 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
       const api = apiFor(input.cluster);
       // Source first, then the Kustomizations: the same order as `flux reconcile ks --with-source`.
       if (cfg.gitRepository) await api.requestReconcile('GitRepository', cfg.gitRepository.namespace, cfg.gitRepository.name, input.at);
-      for (const k of cfg.kustomizations ?? DEFAULT_KUSTOMIZATIONS) await api.requestReconcile('Kustomization', k.namespace, k.name, input.at);
+      // The ones this release waits for (its environment's or its app's), not some other environment's.
+      for (const k of await kustomizationsFor(cfg)) await api.requestReconcile('Kustomization', k.namespace, k.name, input.at);
       log.debug('requested Flux reconcile', { cluster: input.cluster });
       return 'annotated';
     },
