@@ -4,7 +4,8 @@ import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/comm
 import { appKustomizationRef } from '../src/flux/kustomization';
 import { type EnvironmentsFile, fluxKustomizationOf } from '../src/gates/environments';
 import type { Logger } from '../src/log';
-import type { ReconcileConfig } from '../src/reconcile/config';
+import type { ClusterConfig, ReconcileConfig } from '../src/reconcile/config';
+import { envKustomizationName } from '../src/reconcile/manifests';
 import { combineKustomizations, evaluateKustomization, type PollVerdict, sourceProblem } from '../src/reconcile/kustomization-status';
 import type { ClusterVerdict } from '../src/reconcile/verdicts';
 import type { Db } from '../src/store/db';
@@ -44,16 +45,13 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
     return api;
   }
 
-  const perAppLayout = Object.values(deps.environments?.environments ?? {}).some((e) => e.fluxKustomization?.enabled);
-
   /**
-   * The app's own Kustomization when the release polling is in an environment with per-app Kustomizations. Releases
-   * on the lanes' fast path name their app and env; older ones passed only cluster and commit, and for them the
-   * release is the workflow this activity runs for, since a release's id is its workflow id.
+   * The app and env of the release polling. Releases on the lanes' fast path name them; older ones passed only
+   * cluster and commit, and for them the release is the workflow this activity runs for (a release's id is its
+   * workflow id).
    */
-  async function ownKustomization(where?: { app: string; env: string }): Promise<{ namespace: string; name: string } | undefined> {
-    if (!perAppLayout) return undefined;
-    if (where) return appKustomizationRef(fluxKustomizationOf(deps.environments, where.env), where.env, where.app);
+  async function releaseOf(where?: { app: string; env: string }): Promise<{ app: string; env: string } | undefined> {
+    if (where) return where;
     if (!deps.db) return undefined;
     let releaseId: string | undefined;
     try {
@@ -63,7 +61,21 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
     }
     if (!releaseId) return undefined;
     const row = await getRelease(deps.db, releaseId);
-    return row ? appKustomizationRef(fluxKustomizationOf(deps.environments, row.env), row.env, row.app) : undefined;
+    return row ? { app: row.app, env: row.env } : undefined;
+  }
+
+  /**
+   * What to read for a release on a cluster: the app's own Kustomization in environments with per-app
+   * Kustomizations; else the cluster's configured `kustomizations`; else the one Ferry's setup manifests create for
+   * the environment (`flux-system/ferry-<env>`), since a Kustomization applying another environment says nothing
+   * about this one.
+   */
+  async function kustomizationsFor(cluster: ClusterConfig, where?: { app: string; env: string }): Promise<Array<{ namespace: string; name: string }>> {
+    const r = await releaseOf(where);
+    const own = r && appKustomizationRef(fluxKustomizationOf(deps.environments, r.env), r.env, r.app);
+    if (own) return [own];
+    if (cluster.kustomizations) return cluster.kustomizations;
+    return r ? [{ namespace: 'flux-system', name: envKustomizationName(r.env) }] : DEFAULT_KUSTOMIZATIONS;
   }
 
   return {
@@ -77,8 +89,8 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
       const cfg = reconcile.file.clusters[input.cluster];
       const covers = async (sha: string) => sha === input.commit || (await git.isAncestor(input.commit, sha));
       const verdicts: PollVerdict[] = [];
-      const own = await ownKustomization(input.app !== undefined && input.env !== undefined ? { app: input.app, env: input.env } : undefined);
-      for (const k of own ? [own] : cfg.kustomizations ?? DEFAULT_KUSTOMIZATIONS) {
+      const where = input.app !== undefined && input.env !== undefined ? { app: input.app, env: input.env } : undefined;
+      for (const k of await kustomizationsFor(cfg, where)) {
         try {
           verdicts.push(await evaluateKustomization(await api.get('Kustomization', k.namespace, k.name), covers));
         } catch (err) {
@@ -116,7 +128,8 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
       const api = apiFor(input.cluster);
       // Source first, then the Kustomizations: the same order as `flux reconcile ks --with-source`.
       if (cfg.gitRepository) await api.requestReconcile('GitRepository', cfg.gitRepository.namespace, cfg.gitRepository.name, input.at);
-      for (const k of cfg.kustomizations ?? DEFAULT_KUSTOMIZATIONS) await api.requestReconcile('Kustomization', k.namespace, k.name, input.at);
+      // The ones this release waits for (its environment's or its app's), not some other environment's.
+      for (const k of await kustomizationsFor(cfg)) await api.requestReconcile('Kustomization', k.namespace, k.name, input.at);
       log.debug('requested Flux reconcile', { cluster: input.cluster });
       return 'annotated';
     },

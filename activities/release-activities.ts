@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { CheckFreezeInput, FluxVerdict, FluxEventInput, FreezeState } from '../workflows/definitions';
 import { freezeStateAt } from '../src/gates/freeze';
 import { EnvironmentFileSchema } from '../src/artifact/schema';
+import { eventSpeaksFor, fluxEventEnv } from '../src/flux/attribution';
 import { appKustomizationRef } from '../src/flux/kustomization';
 import { type EnvironmentsFile, fluxKustomizationOf } from '../src/gates/environments';
 import type { Logger } from '../src/log';
@@ -23,6 +24,8 @@ export interface GitAncestry {
   isAncestor(commit: string, of: string, env?: string): Promise<boolean>;
   /** False when an event's revision names another environment's branch (src/flux/event-branch.ts). */
   revisionConcernsEnv?(revision: string | null | undefined, env: string): boolean;
+  /** True when the revision names a branch of `env`'s own that no other environment uses. */
+  revisionNamesOwnBranch?(revision: string | null | undefined, env: string): boolean;
 }
 
 export interface ReleaseActivityDeps {
@@ -77,6 +80,8 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
     for (const o of outcomes) {
       const key = o.cluster ?? '';
       if (!TERMINAL_OUTCOMES.has(o.outcome) || seen.has(key) || !branchAllows(o.revision, env)) continue;
+      // An event naming no environment counts only where its revision names the environment's own branch.
+      if (o.env === null && !(env !== undefined && git.revisionNamesOwnBranch?.(o.revision, env))) continue;
       if (await covers(commit, o.commitSha, env)) {
         seen.add(key);
         out.push({ outcome: o.outcome as FluxVerdict['outcome'], reason: o.reason, message: o.message, revision: o.commitSha, cluster: o.cluster, source: 'event' });
@@ -120,25 +125,30 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
 
     /** Events stored before the release started waiting: one terminal verdict per cluster at most. */
     async checkFluxHistory(input: { releaseId: string; commit: string; since: string; env?: string }): Promise<FluxVerdict[]> {
-      let from: ReturnType<typeof ownKustomization>;
-      if (input.env !== undefined && fluxKustomizationOf(deps.environments, input.env)) {
-        const row = await getRelease(db, input.releaseId);
-        if (row) from = ownKustomization(row.env, row.app);
-      }
-      return verdictsFor(input.commit, input.env, await recentFluxOutcomes(db, input.since, undefined, from));
+      const row = await getRelease(db, input.releaseId);
+      const env = input.env ?? row?.env;
+      if (env === undefined) return [];
+      const from = row ? ownKustomization(env, row.app) : undefined;
+      const ownBranch = git.revisionNamesOwnBranch !== undefined;
+      return verdictsFor(input.commit, env, await recentFluxOutcomes(db, input.since, { env, from, ownBranch }));
     },
 
-    /** Releases an event concerns: those whose commit is the event's, or (for a final verdict) an ancestor of it. */
+    /**
+     * Releases an event concerns: those of the environment it speaks for (src/flux/attribution.ts) whose commit is
+     * the event's, or (for a final verdict) an ancestor of it.
+     */
     async settleFluxEvent(input: FluxEventInput): Promise<Array<{ releaseId: string; verdict: FluxVerdict }>> {
       const event = await getFluxEvent(db, input.eventId);
       if (!event?.commitSha) return [];
       const verdict: FluxVerdict = { outcome: event.outcome as FluxVerdict['outcome'], reason: event.reason, message: event.message.slice(0, 2000), revision: event.commitSha, cluster: event.cluster, source: 'event' };
       const terminal = TERMINAL_OUTCOMES.has(event.outcome);
+      const from = { kind: event.kind, namespace: event.namespace, name: event.name, env: fluxEventEnv((event.body as { metadata?: Record<string, unknown> } | null)?.metadata) };
       const waiting = await waitingReleases(db);
       const targets: Array<{ releaseId: string; verdict: FluxVerdict }> = [];
       for (const r of waiting) {
-        const own = ownKustomization(r.env, r.app);
-        if (own && (event.kind !== own.kind || event.namespace !== own.namespace || event.name !== own.name)) continue;
+        // An event naming no environment speaks for the one whose own branch its revision names.
+        const speaking = from.env === undefined && git.revisionNamesOwnBranch?.(event.revision, r.env) ? { ...from, env: r.env } : from;
+        if (!eventSpeaksFor(speaking, r, ownKustomization(r.env, r.app))) continue;
         if (!branchAllows(event.revision, r.env)) continue;
         // Progress notes are about the exact revision; final verdicts travel down the history.
         const settles = r.gitopsCommit === event.commitSha || (terminal && (await git.isAncestor(r.gitopsCommit, event.commitSha, r.env)));

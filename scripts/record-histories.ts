@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   try {
     const ok = await release(stack, 'recorded');
     const row = await stack.waitForRelease(ok.id, ['reconciling']);
-    const event = await stack.postFlux(fluxEvent('ReconciliationSucceeded', row.gitopsCommit));
+    const event = await stack.postFlux(fluxEvent('ReconciliationSucceeded', row.gitopsCommit, { env: row.env }));
     await save(stack, ok.id, 'succeeded');
     await save(stack, `flux-event:${event.body.id}`, 'settled');
     await save(stack, `artifact:${ok.artifactId}`, 'stored');
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     // The lane is known and idle now: the next release of the app claims it without an activity task.
     const idle = await release(stack, 'recorded');
     const idleRow = await stack.waitForRelease(idle.id, ['reconciling']);
-    await stack.postFlux(fluxEvent('ReconciliationSucceeded', idleRow.gitopsCommit));
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', idleRow.gitopsCommit, { env: idleRow.env }));
     await save(stack, idle.id, 'succeeded-idle-lane');
     // A lone release takes the lanes' fast path and starts no lane workflow (docs/gates.md); two at once do.
     const pair = await Promise.all([release(stack, 'recorded-pair'), release(stack, 'recorded-pair')]);
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
 
     const failedFlux = await release(stack, 'recorded-bad');
     const bad = await stack.waitForRelease(failedFlux.id, ['reconciling']);
-    await stack.postFlux(fluxEvent('HealthCheckFailed', bad.gitopsCommit));
+    await stack.postFlux(fluxEvent('HealthCheckFailed', bad.gitopsCommit, { env: bad.env }));
     await save(stack, failedFlux.id, 'flux-failed');
 
     const broken = await release(stack, 'recorded-broken', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .MISSING }}}\n');
@@ -94,10 +94,10 @@ async function main(): Promise<void> {
 
     // Automatic rollback: a good release, then one Flux fails, which starts one rollback to the good artifact.
     const good = await release(stack, 'recorded-rollback', undefined, 'prod');
-    await stack.postFlux(fluxEvent('ReconciliationSucceeded', (await stack.waitForRelease(good.id, ['reconciling'])).gitopsCommit));
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', (await stack.waitForRelease(good.id, ['reconciling'])).gitopsCommit, { env: 'prod' }));
     await stack.waitForRelease(good.id, ['succeeded']);
     const failing = await release(stack, 'recorded-rollback', undefined, 'prod');
-    await stack.postFlux(fluxEvent('ReconciliationFailed', (await stack.waitForRelease(failing.id, ['reconciling'])).gitopsCommit));
+    await stack.postFlux(fluxEvent('ReconciliationFailed', (await stack.waitForRelease(failing.id, ['reconciling'])).gitopsCommit, { env: 'prod' }));
     await save(stack, failing.id, 'auto-rolled-back');
     await save(stack, `auto-rollback:${failing.id}`, 'started');
   } finally {

@@ -40,6 +40,7 @@ async function main(): Promise<void> {
   say('');
   if (ferry.url) say(`Ferry API      ${ferry.url}`);
   say(`Roles          ${config.roles.join(', ')}`);
+  say(`Temporal       ${temporal.address}, namespace ${temporal.namespace} (temporal ... --address ${temporal.address} --namespace ${temporal.namespace})`);
   say(`Temporal UI    ${temporal.uiUrl ?? '(external server: see its own UI)'}`);
   say(`GitOps repo    ${ferry.gitopsRepo} (branch ${config.gitopsBranch})`);
   if (token.generated) say(`Admin token    ${token.token}   (shown once; kept in ${token.file})`);

@@ -245,8 +245,8 @@ describe('Gimlet API', () => {
     assert.deepEqual(waiting.body.results, [{
       app: 'legacy', env: 'staging', hash: reconciling.gitopsCommit, status: 'success', gitopsCommitStatus: 'NotReconciled', gitopsCommitStatusDesc: '', statusDesc: 'reconciling',
     }]);
-    await stack.postFlux(fluxEvent('Progressing', reconciling.gitopsCommit));
-    await stack.postFlux(fluxEvent('ReconciliationSucceeded', reconciling.gitopsCommit));
+    await stack.postFlux(fluxEvent('Progressing', reconciling.gitopsCommit, { env: reconciling.env }));
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', reconciling.gitopsCommit, { env: reconciling.env }));
     await stack.waitForRelease(release.body.id, ['succeeded']);
     const done = await stack.api('GET', `/api/eventReleaseTrack?id=${release.body.id}`);
     assert.equal(done.body.type, 'release');

@@ -40,8 +40,8 @@ async function release(app: string, env: string) {
   return { artifactId: pushed.body.id as string, id: started.body.id as string, commit: row.gitopsCommit as string };
 }
 
-async function flux(reason: string, commit: string) {
-  const res = await stack.postFlux(fluxEvent(reason, commit));
+async function flux(reason: string, commit: string, env = 'prod') {
+  const res = await stack.postFlux(fluxEvent(reason, commit, { env }));
   assert.equal(res.status, 202, JSON.stringify(res.body));
 }
 
@@ -135,6 +135,19 @@ describe('automatic rollback', () => {
     assert.equal(prod.current.artifactId, a.artifactId);
   });
 
+  test('a source error Flux retries is waited out: success follows, nothing rolls back', async () => {
+    const a = await release('basket', 'prod');
+    await flux('ReconciliationSucceeded', a.commit);
+    assert.equal((await stack.waitForRelease(a.id, FINAL)).status, 'succeeded');
+    const b = await release('basket', 'prod');
+    await flux('ArtifactFailed', b.commit);
+    await pause(1000);
+    assert.equal((await get(b.id)).status, 'reconciling');
+    await flux('ReconciliationSucceeded', b.commit);
+    assert.equal((await stack.waitForRelease(b.id, FINAL)).status, 'succeeded');
+    assert.equal(await workflowExists(`auto-rollback:${b.id}`), false);
+  });
+
   test('with nothing that succeeded before, the failed release records that there is no rollback', async () => {
     const b = await release('fresh', 'prod');
     await flux('ReconciliationFailed', b.commit);
@@ -145,10 +158,10 @@ describe('automatic rollback', () => {
 
   test('environments without autoRollback, and failures before the commit, roll nothing back', async () => {
     const a = await release('quiet', 'staging');
-    await flux('ReconciliationSucceeded', a.commit);
+    await flux('ReconciliationSucceeded', a.commit, 'staging');
     await stack.waitForRelease(a.id, FINAL);
     const b = await release('quiet', 'staging');
-    await flux('ReconciliationFailed', b.commit);
+    await flux('ReconciliationFailed', b.commit, 'staging');
     assert.equal((await stack.waitForRelease(b.id, FINAL)).status, 'failed');
 
     const pushed = await stack.api('POST', '/api/artifacts', makeArtifact({ apps: [{ app: 'shop', env: 'prod', manifests: 'kind: ConfigMap\nmetadata: {name: {{ .MISSING }}}\n' }] }));

@@ -264,7 +264,7 @@ describe('every command answers --output json', () => {
 /** Plays Flux for one release: once it waits on its commit, Flux reports success; resolves when it has succeeded. */
 async function settle(releaseId: string): Promise<any> {
   const waiting = await stack.waitForRelease(releaseId, ['reconciling', 'succeeded', 'failed']);
-  if (waiting.status === 'reconciling') await stack.postFlux(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit));
+  if (waiting.status === 'reconciling') await stack.postFlux(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit, { env: waiting.env }));
   const done = await stack.waitForRelease(releaseId, ['succeeded', 'failed']);
   assert.equal(done.status, 'succeeded', JSON.stringify(done));
   return done;

@@ -55,9 +55,9 @@ async function release(app: string, env: string): Promise<{ id: string; artifact
   return { id: started.body.id, artifactId: pushed.body.id };
 }
 
-/** Posts a Kustomization's success for `commit`; returns the releases the event settled. */
-async function ksSucceeded(namespace: string, name: string, commit: string): Promise<string[]> {
-  const e = fluxEvent('ReconciliationSucceeded', commit);
+/** Posts a Kustomization's success for `commit` (naming `env` when it carries Ferry's annotation); returns the releases the event settled. */
+async function ksSucceeded(namespace: string, name: string, commit: string, env?: string): Promise<string[]> {
+  const e = fluxEvent('ReconciliationSucceeded', commit, { env });
   const posted = await stack.postFlux({ ...e, involvedObject: { ...e.involvedObject, namespace, name } });
   assert.equal(posted.status, 202, JSON.stringify(posted.body));
   assert.equal(posted.body.settling, true);
@@ -70,8 +70,8 @@ async function ksSucceeded(namespace: string, name: string, commit: string): Pro
  * or, when the release looked at stored events only after this one was stored (a slow activity under load), through
  * that look; the signal then finds the release already ended. Either way the release must succeed at once.
  */
-async function assertSettles(namespace: string, name: string, commit: string, releaseId: string): Promise<void> {
-  const notified = await ksSucceeded(namespace, name, commit);
+async function assertSettles(namespace: string, name: string, commit: string, releaseId: string, env?: string): Promise<void> {
+  const notified = await ksSucceeded(namespace, name, commit, env);
   if (notified.length > 0) {
     assert.deepEqual(notified, [releaseId]);
     return;
@@ -131,11 +131,13 @@ describe('per-app Flux Kustomizations', () => {
     assert.equal((await stack.waitForRelease(rb.body.id, ['succeeded', 'failed'])).status, 'succeeded');
   });
 
-  test('an environment without the option writes no Kustomization and is settled by the root one', async () => {
+  test('an environment without the option writes no Kustomization and is settled by the one applying ./dev', async () => {
     const { id } = await release('shop', 'dev');
     const row = await stack.waitForRelease(id, ['reconciling', 'failed']);
     assert.ok(changedIn(row.gitopsCommit).every((f) => f.startsWith('dev/shop/')), changedIn(row.gitopsCommit).join(' '));
-    await assertSettles('flux-system', 'flux-system', row.gitopsCommit, id);
+    // The root without Ferry's annotation names no environment; the Kustomization from the setup manifests does.
+    assert.deepEqual(await ksSucceeded('flux-system', 'flux-system', row.gitopsCommit), []);
+    await assertSettles('flux-system', 'ferry-dev', row.gitopsCommit, id, 'dev');
     assert.equal((await stack.waitForRelease(id, ['succeeded', 'failed'])).status, 'succeeded');
   });
 
@@ -166,16 +168,23 @@ describe('per-app Flux Kustomizations', () => {
   });
 
   test('the setup manifests of a cluster name the environments whose root must apply ./<env>/flux', async () => {
-    const res = await stack.api('GET', '/api/flux/manifests/c1');
+    const own = await stack.api('GET', '/api/flux/manifests/c1');
+    assert.equal(own.status, 200);
+    // Only the environment naming c1; the others need asking for (`elsewhere` names c2, `dev` is no per-app one).
+    assert.deepEqual(YAML.parseAllDocuments(String(own.body)).map((d) => d.toJS()).filter((d) => d.kind === 'Kustomization').map((d) => d.metadata.name), ['ferry-polled']);
+    const res = await stack.api('GET', '/api/flux/manifests/c1?env=polled,staging&env=preview');
     assert.equal(res.status, 200);
     const text = String(res.body);
     const note = text.split('\n').filter((l) => l.startsWith('#')).join('\n');
-    // Environments naming c1 or no cluster at all; not `elsewhere` (c2 only), not `dev` (no per-app layout).
     assert.match(note, /polled: spec\.path: \.\/polled\/flux/);
     assert.match(note, /staging: spec\.path: \.\/staging\/flux/);
     assert.match(note, /preview: spec\.path: \.\/preview\/flux/);
     assert.doesNotMatch(note, /elsewhere|dev/);
-    assert.deepEqual(YAML.parseAllDocuments(text).map((d) => d.toJS().kind), ['Secret', 'Provider', 'Alert']);
+    const docs = YAML.parseAllDocuments(text).map((d) => d.toJS());
+    assert.deepEqual(docs.map((d) => d.kind), ['Secret', 'Provider', 'Alert', 'Kustomization', 'Kustomization', 'Kustomization']);
+    assert.deepEqual(docs.slice(3).map((d) => `${d.metadata.name} ${d.spec.path} ${d.spec.sourceRef.name}`).sort(), [
+      'ferry-polled ./polled/flux flux-system', 'ferry-preview ./preview/flux flux-system', 'ferry-staging ./staging/flux gitops',
+    ]);
   });
 
   test('removing a preview removes its Kustomization in the same commit', async () => {

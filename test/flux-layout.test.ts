@@ -84,7 +84,11 @@ describe('the Kustomization file', () => {
     const doc = YAML.parse(text);
     assert.equal(doc.apiVersion, 'kustomize.toolkit.fluxcd.io/v1');
     assert.equal(doc.kind, 'Kustomization');
-    assert.deepEqual(doc.metadata, { name: 'staging-shop', namespace: 'flux-system', labels: { 'app.kubernetes.io/managed-by': 'ferry' } });
+    assert.deepEqual(doc.metadata, {
+      name: 'staging-shop', namespace: 'flux-system', labels: { 'app.kubernetes.io/managed-by': 'ferry' },
+      // notification-controller puts it into every event of this Kustomization as metadata `ferry.env`.
+      annotations: { 'event.toolkit.fluxcd.io/ferry.env': 'staging' },
+    });
     assert.deepEqual(doc.spec, {
       interval: '5m', timeout: '3m', dependsOn: [{ name: 'infra' }], path: './staging/shop', prune: true, wait: true,
       sourceRef: { kind: 'OCIRepository', name: 'gitops', namespace: 'flux-system' },
@@ -107,14 +111,21 @@ describe('the Kustomization file', () => {
   });
 
   test('setup manifests tell where the root Kustomization must point', () => {
-    const config = { webhookSecret: 's' };
-    const plain = fluxSetupManifests({ cluster: 'c1', config, publicUrl: 'https://ferry.test' });
-    assert.doesNotMatch(plain, /^#/m);
-    const text = fluxSetupManifests({ cluster: 'c1', config, publicUrl: 'https://ferry.test', perAppEnvs: ['staging', 'prod'] });
-    assert.match(text, /^# .*staging, prod/);
+    const plain = fluxSetupManifests({ cluster: 'c1', webhookSecret: 's', publicUrl: 'https://ferry.test', envs: [{ env: 'dev' }] });
+    assert.doesNotMatch(plain, /spec\.path/);
+    const perApp = (namespace: string) => FluxKustomizationSchema.parse({ namespace });
+    const text = fluxSetupManifests({ cluster: 'c1', webhookSecret: 's', publicUrl: 'https://ferry.test', envs: [{ env: 'staging', perApp: perApp('flux-system') }, { env: 'prod', perApp: perApp('apps') }] });
     assert.match(text, /staging: spec\.path: \.\/staging\/flux/);
     assert.match(text, /prod: spec\.path: \.\/prod\/flux/);
-    assert.deepEqual(YAML.parseAllDocuments(text).map((d) => d.toJS().kind), ['Secret', 'Provider', 'Alert']);
+    const docs = YAML.parseAllDocuments(text).map((d) => d.toJS());
+    assert.deepEqual(docs.map((d) => d.kind), ['Secret', 'Provider', 'Alert', 'Kustomization', 'Kustomization']);
+    assert.deepEqual(docs.slice(3).map((d) => [d.metadata.name, d.spec.path]), [['ferry-staging', './staging/flux'], ['ferry-prod', './prod/flux']]);
+    // Per-app Kustomizations in `apps` are outside the Alert's namespace: they need a source entry naming it.
+    assert.deepEqual(docs[2].spec.eventSources, [
+      { kind: 'Kustomization', name: '*', namespace: 'apps' },
+      { kind: 'Kustomization', name: '*', namespace: 'flux-system' },
+      { kind: 'GitRepository', name: '*', namespace: 'flux-system' },
+    ]);
   });
 });
 

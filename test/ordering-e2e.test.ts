@@ -110,10 +110,10 @@ describe('supersede', () => {
     assert.equal((await stack.waitForRelease(c, ['queued'])).status, 'queued');
     assert.equal((await getRelease(stack, a[0])).status, 'reconciling');
 
-    await stack.postFlux(fluxEvent('ReconciliationSucceeded', committed.gitopsCommit));
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', committed.gitopsCommit, { env: committed.env }));
     assert.equal((await stack.waitForRelease(a[0], ['succeeded', 'superseded'])).status, 'succeeded');
     const cWaiting = await stack.waitForRelease(c, ['reconciling']);
-    await stack.postFlux(fluxEvent('ReconciliationSucceeded', cWaiting.gitopsCommit));
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', cWaiting.gitopsCommit, { env: cWaiting.env }));
     const cDone = await stack.waitForRelease(c, ['succeeded', 'failed']);
     assert.equal(cDone.status, 'succeeded');
     assert.ok(Date.parse((await getRelease(stack, a[0])).finishedAt) <= at(cDone, 'rendering'));

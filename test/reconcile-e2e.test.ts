@@ -93,13 +93,13 @@ describe('event reasons', () => {
     const waiting: Array<{ id: string; reason: string }> = [];
     for (const [reason, severity] of [['Progressing', 'info'], ['DependencyNotReady', 'info'], ['HealthCheckCanceled', 'info'], ['ArtifactFailed', 'info']] as const) {
       const r = await release(`wait-${reason.toLowerCase()}`, 'dev');
-      const res = await stack.postFlux(fluxEvent(reason, r.commit, { severity }));
+      const res = await stack.postFlux(fluxEvent(reason, r.commit, { severity, env: 'dev' }));
       assert.equal(res.status, 202);
       waiting.push({ id: r.id, reason });
     }
     // A GitRepository NewArtifact only says the source fetched the commit.
     const src = await release('wait-source', 'dev');
-    const newArtifact = { ...fluxEvent('NewArtifact', src.commit, { severity: 'info' }), involvedObject: { kind: 'GitRepository', namespace: 'flux-system', name: 'gitops' } };
+    const newArtifact = { ...fluxEvent('NewArtifact', src.commit, { severity: 'info', env: 'dev' }), involvedObject: { kind: 'GitRepository', namespace: 'flux-system', name: 'gitops' } };
     assert.equal((await stack.postFlux(newArtifact)).body.outcome, 'ignored');
     await pause(1500);
     for (const w of waiting) {
@@ -109,14 +109,25 @@ describe('event reasons', () => {
     await until(async () => ((await get(waiting[0].id)).fluxStatus === 'Progressing' ? true : undefined));
     await until(async () => ((await get(waiting[1].id)).fluxStatus === 'DependencyNotReady' ? true : undefined));
     // Success for the newest commit: Flux skipped the intermediate ones, all of them are live.
-    await stack.postFlux(fluxEvent('ReconciliationSucceeded', src.commit));
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', src.commit, { env: 'dev' }));
     for (const w of [...waiting, { id: src.id }]) assert.equal((await settle(w.id)).status, 'succeeded');
   });
 
-  for (const reason of ['ArtifactFailed', 'BuildFailed', 'ReconciliationFailed', 'PruneFailed', 'InvalidCELExpression', 'AccessDenied'] as const) {
+  for (const reason of ['ArtifactFailed', 'PruneFailed', 'InvalidCELExpression', 'AccessDenied', 'Progressing'] as const) {
+    test(`${reason} (error) is waited out: Flux retries it; it shows as the release's Flux state until a verdict`, async () => {
+      const r = await release(`retry-${reason.toLowerCase()}`, 'dev');
+      await stack.postFlux(fluxEvent(reason, r.commit, { severity: 'error', env: 'dev' }));
+      await until(async () => ((await get(r.id)).fluxStatus === reason ? true : undefined));
+      assert.equal((await get(r.id)).status, 'reconciling');
+      await stack.postFlux(fluxEvent('ReconciliationSucceeded', r.commit, { env: 'dev' }));
+      assert.equal((await settle(r.id)).status, 'succeeded');
+    });
+  }
+
+  for (const reason of ['BuildFailed', 'ReconciliationFailed'] as const) {
     test(`${reason} (error) fails the release: not applied`, async () => {
       const r = await release(`fail-${reason.toLowerCase()}`, 'dev');
-      await stack.postFlux(fluxEvent(reason, r.commit, { severity: 'error' }));
+      await stack.postFlux(fluxEvent(reason, r.commit, { severity: 'error', env: 'dev' }));
       const done = await settle(r.id);
       assert.equal(done.status, 'failed');
       assert.equal(done.fluxOutcome, 'failed');
@@ -127,12 +138,12 @@ describe('event reasons', () => {
 
   test('HealthCheckFailed fails the release as applied but unhealthy; late events never overwrite it', async () => {
     const r = await release('unhealthy', 'dev');
-    await stack.postFlux(fluxEvent('HealthCheckFailed', r.commit, { severity: 'error' }));
+    await stack.postFlux(fluxEvent('HealthCheckFailed', r.commit, { severity: 'error', env: 'dev' }));
     const done = await settle(r.id);
     assert.equal(done.status, 'failed');
     assert.equal(done.fluxOutcome, 'unhealthy');
     assert.match(done.error, /applied but unhealthy/);
-    await stack.postFlux(fluxEvent('ReconciliationSucceeded', r.commit, { message: 'late success' }));
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', r.commit, { message: 'late success', env: 'dev' }));
     await pause(800);
     const later = await get(r.id);
     assert.equal(later.status, 'failed');
@@ -141,12 +152,12 @@ describe('event reasons', () => {
 
   test('duplicates and reordering are harmless: Progressing after success changes nothing', async () => {
     const r = await release('reordered', 'dev');
-    const ok = fluxEvent('ReconciliationSucceeded', r.commit);
+    const ok = fluxEvent('ReconciliationSucceeded', r.commit, { env: 'dev' });
     const first = await stack.postFlux(ok);
     const dup = await stack.postFlux(ok);
     assert.equal(dup.body.duplicate, true);
     assert.equal(dup.body.id, first.body.id);
-    await stack.postFlux(fluxEvent('Progressing', r.commit));
+    await stack.postFlux(fluxEvent('Progressing', r.commit, { env: 'dev' }));
     const done = await settle(r.id);
     assert.equal(done.status, 'succeeded');
     await pause(500);
@@ -156,7 +167,7 @@ describe('event reasons', () => {
   test('a failure for a descendant settles a waiting ancestor too (its changes were not applied)', async () => {
     const a = await release('ancestor-a', 'dev');
     const b = await release('ancestor-b', 'dev');
-    await stack.postFlux(fluxEvent('BuildFailed', b.commit, { severity: 'error' }));
+    await stack.postFlux(fluxEvent('BuildFailed', b.commit, { severity: 'error', env: 'dev' }));
     assert.equal((await settle(a.id)).status, 'failed');
     assert.equal((await settle(b.id)).status, 'failed');
   });
@@ -167,10 +178,10 @@ describe('clusters', () => {
     const r = await release('multi-ok', 'multi');
     assert.deepEqual(Object.keys((await get(r.id)).clusters).sort(), ['eu', 'us']);
     // Wrong secret for the cluster: refused, nothing stored.
-    assert.equal((await post('/api/flux/events/eu', fluxEvent('ReconciliationSucceeded', r.commit), 'us-secret')).status, 401);
+    assert.equal((await post('/api/flux/events/eu', fluxEvent('ReconciliationSucceeded', r.commit, { env: 'multi' }), 'us-secret')).status, 401);
     assert.equal((await post('/api/flux/events/nowhere', fluxEvent('ReconciliationSucceeded', r.commit), 'us-secret')).status, 401);
     assert.equal((await post('/api/flux/events/Bad_Name', fluxEvent('ReconciliationSucceeded', r.commit), 'us-secret')).status, 400);
-    const eu = await post('/api/flux/events/eu', fluxEvent('ReconciliationSucceeded', r.commit), EU_SECRET);
+    const eu = await post('/api/flux/events/eu', fluxEvent('ReconciliationSucceeded', r.commit, { env: 'multi' }), EU_SECRET);
     assert.equal(eu.status, 202);
     assert.equal(eu.body.cluster, 'eu');
     // The workflow mirrors each cluster's verdict while it keeps waiting for the others.
@@ -180,7 +191,7 @@ describe('clusters', () => {
     });
     assert.equal(half.status, 'reconciling');
     // The generic route with the cluster in metadata, verified with that cluster's secret (not the default one).
-    const usEvent = { ...fluxEvent('ReconciliationSucceeded', r.commit), metadata: { revision: `main@sha1:${r.commit}`, cluster: 'us' } };
+    const usEvent = { ...fluxEvent('ReconciliationSucceeded', r.commit), metadata: { revision: `main@sha1:${r.commit}`, cluster: 'us', 'ferry.env': 'multi' } };
     assert.equal((await stack.postFlux(usEvent)).status, 401);
     assert.equal((await post('/api/flux/events', usEvent, 'us-secret')).status, 202);
     const done = await settle(r.id);
@@ -192,7 +203,7 @@ describe('clusters', () => {
 
   test('one failing cluster fails the release at once', async () => {
     const r = await release('multi-fail', 'multi');
-    await post('/api/flux/events/us', fluxEvent('ReconciliationFailed', r.commit), 'us-secret');
+    await post('/api/flux/events/us', fluxEvent('ReconciliationFailed', r.commit, { env: 'multi' }), 'us-secret');
     const done = await settle(r.id);
     assert.equal(done.status, 'failed');
     assert.match(done.error, /on us/);
@@ -256,7 +267,7 @@ describe('polling', () => {
     kube.objects.set('kustomizations/flux-system/apps', kustomization('flux-system', 'apps', { ready: ['False', 'DependencyNotReady'], attempted: `main@sha1:${r.commit}` }));
     await pause(2500);
     assert.equal((await get(r.id)).status, 'reconciling');
-    await post('/api/flux/events/polled', fluxEvent('ReconciliationSucceeded', r.commit), 'polled-secret');
+    await post('/api/flux/events/polled', fluxEvent('ReconciliationSucceeded', r.commit, { env: 'polled' }), 'polled-secret');
     const done = await settle(r.id);
     assert.equal(done.status, 'succeeded');
     assert.equal(done.clusters.polled.source, 'event');
@@ -270,7 +281,7 @@ describe('notifications', () => {
     assert.equal(pending.path, `/github/repos/acme/shop/statuses/${r.artifact.version.sha}`);
     assert.equal(pending.body.context, 'ferry/notified');
     assert.equal(pending.headers.authorization, 'Bearer gh-token');
-    await stack.postFlux(fluxEvent('ReconciliationSucceeded', r.commit));
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', r.commit, { env: 'notified' }));
     const done = await settle(r.id);
     assert.equal(done.status, 'succeeded');
 
@@ -298,7 +309,7 @@ describe('notifications', () => {
 
   test('a failed release sets a failure status on GitHub', async () => {
     const r = await release('notified-bad', 'notified');
-    await stack.postFlux(fluxEvent('ReconciliationFailed', r.commit));
+    await stack.postFlux(fluxEvent('ReconciliationFailed', r.commit, { env: 'notified' }));
     assert.equal((await settle(r.id)).status, 'failed');
     const failure = await hooks.waitFor((q) => q.path.startsWith('/github/') && q.body?.state === 'failure' && q.path.endsWith(r.artifact.version.sha));
     assert.match(failure.body.description, /failed/);

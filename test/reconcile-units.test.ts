@@ -27,6 +27,11 @@ describe('evaluateKustomization (reference §7)', () => {
     ['Ready=False HealthCheckFailed on X', { ready: ['False', 'HealthCheckFailed'], attempted: `main@sha1:${X}`, applied: `main@sha1:${OTHER}` }, 'unhealthy', 'HealthCheckFailed'],
     ['Ready=False on an older commit', { ready: ['False', 'ReconciliationFailed'], attempted: `main@sha1:${OTHER}` }, 'pending'],
     ['DependencyNotReady', { ready: ['False', 'DependencyNotReady'], attempted: `main@sha1:${X}` }, 'pending'],
+    // Flux retries these on its own; they are the release's state, not its verdict.
+    ['Ready=False ArtifactFailed on X (source)', { ready: ['False', 'ArtifactFailed'], attempted: `main@sha1:${X}` }, 'pending'],
+    ['Ready=False AccessDenied on X', { ready: ['False', 'AccessDenied'], attempted: `main@sha1:${X}` }, 'pending'],
+    ['Ready=False PruneFailed on X', { ready: ['False', 'PruneFailed'], attempted: `main@sha1:${X}` }, 'pending'],
+    ['Ready=False ReconciliationFailed on X (apply)', { ready: ['False', 'ReconciliationFailed'], attempted: `main@sha1:${X}` }, 'failed', 'ReconciliationFailed'],
     ['Stalled=True', { ready: ['Unknown', 'Progressing'], stalled: true, attempted: `main@sha1:${CHILD}` }, 'failed', 'InvalidCELExpression'],
     ['still Progressing', { ready: ['Unknown', 'Progressing'], attempted: `main@sha1:${X}` }, 'pending'],
     ['OCI digest revision', { ready: ['True', 'ReconciliationSucceeded'], applied: `v1@sha256:${'d'.repeat(64)}` }, 'pending'],
@@ -107,7 +112,7 @@ environments:
   });
   it('prints setup manifests with a placeholder secret', () => {
     const cfg = parse(yaml, { EU_SECRET: 's3', SLACK: 'x', GH: 'y' });
-    const text = fluxSetupManifests({ cluster: 'prod-eu', config: cfg.file.clusters['prod-eu'], publicUrl: 'https://ferry.test/' });
+    const text = fluxSetupManifests({ cluster: 'prod-eu', webhookSecret: cfg.file.clusters['prod-eu']!.webhookSecret, publicUrl: 'https://ferry.test/', envs: [] });
     assert.match(text, /address: https:\/\/ferry.test\/api\/flux\/events\/prod-eu/);
     assert.match(text, /<value of EU_SECRET on the Ferry server>/);
     assert.ok(!text.includes('s3'));

@@ -107,13 +107,13 @@ describe('releases', () => {
       assert.ok(trailers.includes(`${k}: ${v}`), `missing trailer ${k}: ${v} in\n${trailers}`);
     }
 
-    const badSig = await stack.postFlux(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit), { secret: 'not-the-secret' });
+    const badSig = await stack.postFlux(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit, { env: 'staging' }), { secret: 'not-the-secret' });
     assert.equal(badSig.status, 401);
-    const unsigned = await fetch(`${stack.url}/api/flux/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit)) });
+    const unsigned = await fetch(`${stack.url}/api/flux/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit, { env: 'staging' })) });
     assert.equal(unsigned.status, 401);
     assert.equal((await stack.api('GET', `/api/releases/${encodeURIComponent(releaseId)}`)).body.status, 'reconciling');
 
-    const ok = await stack.postFlux(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit));
+    const ok = await stack.postFlux(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit, { env: 'staging' }));
     assert.equal(ok.status, 202);
     const done = await stack.waitForRelease(releaseId, ['succeeded', 'failed']);
     assert.equal(done.status, 'succeeded');
@@ -138,7 +138,7 @@ describe('releases', () => {
     assert.ok([200, 202].includes(again.status));
     assert.equal(again.body.id, releaseId);
     const waiting = await stack.waitForRelease(releaseId, ['reconciling']);
-    await stack.postFlux(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit));
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', waiting.gitopsCommit, { env: 'staging' }));
     await stack.waitForRelease(releaseId, ['succeeded']);
     const third = await stack.api('POST', '/api/releases', { artifactId, env: 'staging' });
     assert.equal(third.status, 200);
@@ -183,18 +183,18 @@ describe('releases', () => {
     const bCommit = (await stack.waitForRelease(b.releaseId, ['reconciling'])).gitopsCommit;
     assert.notEqual(aCommit, bCommit);
 
-    const err = await stack.postFlux(fluxEvent('ReconciliationFailed', failingCommit, { message: 'Deployment/search dry-run failed' }));
+    const err = await stack.postFlux(fluxEvent('ReconciliationFailed', failingCommit, { message: 'Deployment/search dry-run failed', env: 'staging' }));
     assert.equal(err.status, 202);
     const failed = await stack.waitForRelease(failing.releaseId, ['failed', 'succeeded']);
     assert.equal(failed.status, 'failed');
     assert.match(failed.error, /ReconciliationFailed/);
 
     // Flux skips intermediate commits: applying b means a (its ancestor) is live too. Legacy revision form.
-    await stack.postFlux(fluxEvent('ReconciliationSucceeded', bCommit, { legacy: true }));
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', bCommit, { legacy: true, env: 'staging' }));
     assert.equal((await stack.waitForRelease(a.releaseId, ['succeeded', 'failed'])).status, 'succeeded');
     assert.equal((await stack.waitForRelease(b.releaseId, ['succeeded', 'failed'])).status, 'succeeded');
     // A late failure for an already settled release does not change it.
-    await stack.postFlux(fluxEvent('ReconciliationFailed', aCommit));
+    await stack.postFlux(fluxEvent('ReconciliationFailed', aCommit, { env: 'staging' }));
     await new Promise((r) => setTimeout(r, 500));
     assert.equal((await stack.api('GET', `/api/releases/${encodeURIComponent(a.releaseId)}`)).body.status, 'succeeded');
   });
@@ -203,7 +203,7 @@ describe('releases', () => {
     const r = await pushAndRelease('early');
     const row = await stack.waitForRelease(r.releaseId, ['reconciling']);
     // Simulate the race: replay the event after the release already waits, plus duplicate deliveries.
-    const ev = fluxEvent('ReconciliationSucceeded', row.gitopsCommit);
+    const ev = fluxEvent('ReconciliationSucceeded', row.gitopsCommit, { env: 'staging' });
     const first = await stack.postFlux(ev);
     const dup = await stack.postFlux(ev);
     assert.equal(dup.body.duplicate, true);
@@ -219,7 +219,7 @@ describe('releases', () => {
     const tip = stack.git('rev-parse', 'main');
     // Every release commit is in the branch's history, and one event for the tip settles them all.
     for (const row of rows) stack.git('merge-base', '--is-ancestor', row.gitopsCommit, tip);
-    await stack.postFlux(fluxEvent('ReconciliationSucceeded', tip));
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', tip, { env: 'prod' }));
     const done = await Promise.all(started.map((s) => stack.waitForRelease(s.releaseId, ['succeeded', 'failed', 'timed-out'], 60_000)));
     assert.deepEqual(new Set(done.map((d) => d.status)), new Set(['succeeded']));
     const tree = stack.git('ls-tree', '--name-only', 'main', 'prod/').split('\n');
@@ -243,7 +243,7 @@ describe('release workflow determinism', () => {
   test('a finished release history replays against the current workflow code', async () => {
     const r = await pushAndRelease('replayed');
     const row = await stack.waitForRelease(r.releaseId, ['reconciling']);
-    await stack.postFlux(fluxEvent('ReconciliationSucceeded', row.gitopsCommit));
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', row.gitopsCommit, { env: 'staging' }));
     await stack.waitForRelease(r.releaseId, ['succeeded']);
     const history = await stack.ferry.temporal.workflow.getHandle(r.releaseId).fetchHistory();
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, r.releaseId);

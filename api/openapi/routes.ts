@@ -110,8 +110,9 @@ export const ROUTE_DOCS: RouteDoc[] = [
     responses: { 202: { description: 'stored', schema: FluxAcceptedSchema }, 401: { description: 'missing or invalid X-Signature, or unknown cluster' } },
   },
   {
-    method: 'get', path: '/api/flux/manifests/:cluster', summary: 'Provider, Alert and Secret YAML a cluster needs to report to Ferry', tags: ['flux'],
-    responses: { 200: { description: 'YAML (the Secret value is a placeholder)' }, 404: { description: 'no such cluster' } },
+    method: 'get', path: '/api/flux/manifests/:cluster', summary: 'Secret, Provider, Alert and per-environment Kustomization YAML a cluster needs to report to Ferry (`default`: the single-secret setup)', tags: ['flux'],
+    query: z.object({ env: z.string().optional().describe('environments this cluster applies, comma-separated (default: those naming it)') }),
+    responses: { 200: { description: 'YAML (the Secret value is a placeholder)' }, 400: { description: 'a bad cluster or env name' }, 404: { description: 'no such cluster' } },
   },
   {
     method: 'get', path: '/readyz', summary: 'Readiness: PostgreSQL, Temporal and the GitOps remote answer', tags: ['health'], auth: 'none',

@@ -42,6 +42,8 @@ export const FluxAcceptedSchema = z.object({
   duplicate: z.boolean(),
   outcome: z.string(),
   commit: z.string().nullable(),
+  /** The environment the event speaks for (metadata `ferry.env`); null: it settles no release. */
+  env: z.string().nullable().optional(),
   settling: z.boolean(),
 });
 

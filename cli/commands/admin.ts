@@ -82,14 +82,18 @@ export const adminCommands: CommandSpec[] = [
   },
   {
     name: 'flux setup',
-    summary: "The Secret, Provider and Alert a cluster's Flux needs to report to Ferry (apply them with kubectl)",
+    summary: "The Secret, Provider, Alert and per-environment Kustomizations a cluster's Flux needs to report to Ferry (apply them with kubectl); `default` is the single-secret setup",
     args: '<cluster>',
     argsCount: [1, 1],
-    options: {},
-    examples: ['ferry flux setup eu | kubectl apply -f -'],
+    options: {
+      env: { type: 'string', short: 'e', multiple: true, description: 'the environments this cluster applies (repeat or comma-separate; default: those naming it)', placeholder: 'env' },
+    },
+    examples: ['ferry flux setup eu | kubectl apply -f -', 'ferry flux setup default --env dev,staging'],
     async run(ctx) {
       const cluster = ctx.args[0];
-      const manifests = await ctx.client().get<string>(`/api/flux/manifests/${encodeURIComponent(cluster)}`);
+      const envs = (ctx.opts.env as string[] | undefined)?.flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean);
+      const query = envs?.length ? `?env=${envs.map(encodeURIComponent).join(',')}` : '';
+      const manifests = await ctx.client().get<string>(`/api/flux/manifests/${encodeURIComponent(cluster)}${query}`);
       if (ctx.json) return ctx.out.data({ cluster, manifests });
       process.stdout.write(manifests);
     },

@@ -101,27 +101,47 @@ const TERMINAL: Record<FluxEventOutcome, boolean> = {
   ignored: false,
 };
 
-// On an error event every reason means failure, so this list only matters for
-// info events, where one of these is a leftover Ready reason rather than news.
-const FAILURE_REASONS = new Set([
-  'HealthCheckFailed',
-  'ArtifactFailed',
+/**
+ * Failures that concern the revision itself being applied or healthy: Flux's final word on it. Retrying the same
+ * revision gives the same answer (its build or its manifests are wrong, or what it deployed does not become healthy).
+ */
+const FINAL_FAILURE_REASONS = new Set([
   'BuildFailed',
   'ReconciliationFailed',
-  'PruneFailed',
+  // Older kustomize-controllers' dry-run verdict on the revision's manifests.
   'ValidationFailed',
-  'InvalidCELExpression',
-  'FeatureGateDisabled',
-  'AccessDenied',
-  // helm-controller action reasons
+  // helm-controller: the release's install, upgrade or tests failed, or remediating them did.
   'InstallFailed',
   'UpgradeFailed',
   'TestFailed',
   'RollbackFailed',
   'UninstallFailed',
-  'InitFailed',
-  'GetLastReleaseFailed',
 ]);
+
+/**
+ * Error reasons Flux retries on its own (`retryInterval`) and that say nothing about the revision: the source could
+ * not be fetched, a permission or configuration is missing, garbage collection or a status patch failed (an
+ * error-severity `Progressing`). A release waits them out: they become its Flux state until a final verdict or the
+ * timeout. Listed for the record and the docs; any error reason not known to be final is treated the same way.
+ */
+export const TRANSIENT_ERROR_REASONS = [
+  'ArtifactFailed',
+  'AccessDenied',
+  'Progressing',
+  'PruneFailed',
+  'InvalidCELExpression',
+  'FeatureGateDisabled',
+  'GetLastReleaseFailed',
+  'InitFailed',
+] as const;
+
+/** True when Flux's failure `reason` is its final word on the revision (HealthCheckFailed included). */
+export function isFinalFailureReason(reason: string): boolean {
+  return reason === 'HealthCheckFailed' || FINAL_FAILURE_REASONS.has(reason);
+}
+
+// A failure reason on an info event is a leftover Ready reason rather than news.
+const FAILURE_REASONS = new Set([...FINAL_FAILURE_REASONS, ...TRANSIENT_ERROR_REASONS.filter((r) => r !== 'Progressing'), 'HealthCheckFailed']);
 
 function outcomeOf(e: FluxEvent): FluxEventOutcome {
   if (!SETTLING_KINDS.has(e.involvedObject.kind)) {
@@ -142,9 +162,11 @@ function outcomeOf(e: FluxEvent): FluxEventOutcome {
     // The manifests are live but not healthy: retrying the same commit is
     // pointless, so this is terminal and distinct from 'failed'.
     if (reason === 'HealthCheckFailed') return 'unhealthy';
-    // Any other error on a Kustomization/HelmRelease is a failed reconcile of
-    // this revision, including reasons this table does not know yet.
-    return 'failed';
+    if (FINAL_FAILURE_REASONS.has(reason)) return 'failed';
+    // Source, access, garbage-collection and status-patch errors, and reasons this
+    // table does not know: Flux retries, so the release waits (showing the reason)
+    // until a final verdict or its timeout. Polling applies the same rule.
+    return 'waiting';
   }
 
   // severity === 'info'

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { NAME_RE, NAME_RULE } from '../names';
+import { FERRY_ENV_ANNOTATION } from './attribution';
 
 /** The directory of `<env>/` holding the Kustomizations; an app of this name cannot exist in such an environment. */
 export const FLUX_DIR = 'flux';
@@ -95,6 +96,8 @@ export function renderFluxKustomization(env: string, app: string, cfg: FluxKusto
       name: fluxKustomizationName(env, app),
       namespace: cfg.namespace,
       labels: { 'app.kubernetes.io/managed-by': 'ferry' },
+      // Every event of this Kustomization then names its environment (src/flux/attribution.ts).
+      annotations: { [FERRY_ENV_ANNOTATION]: env },
     },
     spec,
   };

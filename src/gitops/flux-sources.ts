@@ -9,11 +9,12 @@
  */
 import YAML from 'yaml';
 import { NAME_RE } from '../names';
+import { envKustomizationName } from '../reconcile/manifests';
 import { type RepoLayout, targetForEnv } from './repos';
 
 /** Names of the Ferry-managed source and Kustomization of an environment: `ferry-<env>`. */
 export function envSourceName(env: string): string {
-  return `ferry-${env}`.slice(0, 63).replace(/-+$/, '');
+  return envKustomizationName(env);
 }
 
 /**
@@ -64,6 +65,8 @@ export function envSourceManifests(opts: {
   /** Environments writing per-app Kustomizations (their root applies `./<env>/flux`). */
   perAppEnvs?: string[];
   namespace?: string;
+  /** Only the GitRepositories: the setup's own annotated Kustomizations (src/reconcile/manifests.ts) apply them. */
+  sourcesOnly?: boolean;
 }): string {
   if (opts.envs.length === 0) return '';
   const ns = opts.namespace ?? 'flux-system';
@@ -80,18 +83,18 @@ export function envSourceManifests(opts: {
     if (!url) notes.push(`${env}: its repository is a path on Ferry's machine; replace the url placeholder with one the cluster can clone.`);
     if (perApp.has(env)) notes.push(`${env}: per-app Kustomizations must name this source: fluxKustomization.sourceRef.name: ${envSourceName(env)}`);
     const name = envSourceName(env);
-    docs.push(
-      {
-        apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository',
-        metadata: { name, namespace: ns },
-        spec: { interval: '1m', url: url ?? `<URL the cluster clones the ${env} repository from>`, ref: { branch: t.branch }, secretRef: { name: 'flux-system' } },
-      },
-      {
+    docs.push({
+      apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository',
+      metadata: { name, namespace: ns },
+      spec: { interval: '1m', url: url ?? `<URL the cluster clones the ${env} repository from>`, ref: { branch: t.branch }, secretRef: { name: 'flux-system' } },
+    });
+    if (!opts.sourcesOnly) {
+      docs.push({
         apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization',
         metadata: { name, namespace: ns },
         spec: { interval: '10m', sourceRef: { kind: 'GitRepository', name }, path: perApp.has(env) ? `./${env}/flux` : `./${env}`, prune: true },
-      },
-    );
+      });
+    }
   }
   return notes.map((l) => `# ${l}`).join('\n') + '\n' + docs.map((d) => YAML.stringify(d)).join('---\n');
 }

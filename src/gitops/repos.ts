@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { revisionNamesOtherBranch } from '../flux/event-branch';
+import { branchOfRevision } from '../flux/revision';
 import { GitopsWriter, type GitopsWriterOptions } from './writer';
 
 /** `staging-eu` → `STAGING_EU`: the suffix of its FERRY_GITOPS_REPO_<ENV> and FERRY_GITOPS_BRANCH_<ENV> variables. */
@@ -43,6 +44,16 @@ export function remoteForEnv(layout: RepoLayout, env: string): string {
 
 export function branchForEnv(layout: RepoLayout, env: string): string {
   return layout.branchByEnv?.[envRepoKey(env)] ?? layout.defaultBranch;
+}
+
+/**
+ * Does the revision name a branch that exactly one environment has for its own (not the default branch)? Such a
+ * revision says which environment a Flux event speaks for even without a `ferry.env` annotation.
+ */
+export function revisionNamesEnvBranch(layout: RepoLayout, revision: string | null | undefined): boolean {
+  const branch = branchOfRevision(revision);
+  if (branch === null || branch === layout.defaultBranch) return false;
+  return Object.values(layout.branchByEnv ?? {}).filter((b) => b === branch).length === 1;
 }
 
 export function targetForEnv(layout: RepoLayout, env: string): GitopsTarget {
@@ -135,6 +146,14 @@ export class GitopsWriters {
   revisionConcernsEnv(revision: string | null | undefined, env: string): boolean {
     const written = layoutTargets(this.layout).map((t) => t.branch);
     return !revisionNamesOtherBranch(revision, this.branchFor(env), written);
+  }
+
+  /**
+   * Does the revision name `env`'s own branch, one that neither the default branch nor another environment uses?
+   * Then the event speaks for `env` even without a `ferry.env` annotation (src/flux/attribution.ts).
+   */
+  revisionNamesOwnBranch(revision: string | null | undefined, env: string): boolean {
+    return branchOfRevision(revision) === this.branchFor(env) && revisionNamesEnvBranch(this.layout, revision);
   }
 
   async close(): Promise<void> {

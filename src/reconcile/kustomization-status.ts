@@ -1,3 +1,4 @@
+import { isFinalFailureReason } from '../flux/event';
 import { commitShaOfRevision } from '../flux/revision';
 
 /**
@@ -44,8 +45,9 @@ export type CoversCommit = (revisionSha: string) => Promise<boolean>;
 /**
  * The rules of the reference (§7): success needs the controller to have caught up with the spec
  * (observedGeneration == generation), Ready=True/ReconciliationSucceeded, and lastAppliedRevision at the commit or
- * after it; failure needs lastAttemptedRevision at the commit or after it and Ready=False for a reason other than
- * DependencyNotReady, or Stalled=True. Anything else is pending: the caller's deadline ends it.
+ * after it; failure needs lastAttemptedRevision at the commit or after it and Ready=False for a reason that is
+ * Flux's final word on the revision (isFinalFailureReason), or Stalled=True. Anything else is pending: the caller's
+ * deadline ends it.
  */
 export async function evaluateKustomization(obj: FluxObject, covers: CoversCommit): Promise<PollVerdict> {
   const name = `${obj.metadata?.namespace ?? '?'}/${obj.metadata?.name ?? '?'}`;
@@ -63,7 +65,8 @@ export async function evaluateKustomization(obj: FluxObject, covers: CoversCommi
     if (stalled?.status === 'True') {
       return { outcome: 'failed', reason: stalled.reason ?? 'Stalled', message: `${name} stalled: ${stalled.message ?? ''}`, revision: attempted };
     }
-    if (caughtUp && ready?.status === 'False' && ready.reason !== 'DependencyNotReady') {
+    // Only a failure about the revision itself is final; source, access and other retried errors stay pending.
+    if (caughtUp && ready?.status === 'False' && isFinalFailureReason(ready.reason ?? 'ReconciliationFailed')) {
       const reason = ready.reason ?? 'ReconciliationFailed';
       // The manifests are live but unhealthy: the distinction matters for rollback versus retry.
       return { outcome: reason === 'HealthCheckFailed' ? 'unhealthy' : 'failed', reason, message: `${name}: ${ready.message ?? ''}`, revision: attempted };

@@ -1,3 +1,4 @@
+import { FERRY_ENV_KEY } from '../flux/attribution';
 import type { Db } from './db';
 
 export interface FluxEventRecord {
@@ -41,29 +42,33 @@ export async function getFluxEvent(db: Db, id: string): Promise<FluxEventRecord 
 }
 
 /**
- * Terminal outcomes Flux reported since `since`, one per (cluster, commit, outcome), oldest first: the first
- * final word about a commit wins, so the order of arrival matters. With `from`, only that object's events count
- * (an app's own Kustomization, in environments with per-app Kustomizations).
+ * Terminal outcomes Flux reported since `since` for environment `scope.env`, one per (cluster, commit, outcome),
+ * oldest first: the first final word about a commit wins, so the order of arrival matters. Only events that speak
+ * for the environment count (src/flux/attribution.ts): with `scope.from` (an app's own Kustomization, in
+ * environments with per-app Kustomizations) that object's events unless they name another environment, otherwise
+ * events naming `scope.env`.
  */
 export async function recentFluxOutcomes(
   db: Db,
   since: string,
+  scope: { env: string; from?: { kind: string; namespace: string; name: string }; ownBranch?: boolean },
   limit = 500,
-  from?: { kind: string; namespace: string; name: string },
-): Promise<Array<{ cluster: string | null; commitSha: string; outcome: string; reason: string; message: string; revision: string | null }>> {
-  const params: unknown[] = [since, limit];
-  let only = '';
-  if (from) {
-    params.push(from.kind, from.namespace, from.name);
-    only = 'AND kind = $3 AND namespace = $4 AND name = $5';
+): Promise<Array<{ cluster: string | null; commitSha: string; outcome: string; reason: string; message: string; revision: string | null; env: string | null }>> {
+  const params: unknown[] = [since, limit, scope.env];
+  const envKey = `body->'metadata'->>'${FERRY_ENV_KEY}'`;
+  // Events naming no environment may still speak for it through the branch their revision names (the caller checks).
+  let only = scope.ownBranch ? `AND (${envKey} = $3 OR ${envKey} IS NULL)` : `AND ${envKey} = $3`;
+  if (scope.from) {
+    params.push(scope.from.kind, scope.from.namespace, scope.from.name);
+    only = `AND kind = $4 AND namespace = $5 AND name = $6 AND (${envKey} IS NULL OR ${envKey} = $3)`;
   }
-  const r = await db.query<{ cluster: string | null; commit_sha: string; outcome: string; reason: string; message: string; revision: string | null; received_at: Date }>(
+  const r = await db.query<{ cluster: string | null; commit_sha: string; outcome: string; reason: string; message: string; revision: string | null; env: string | null; received_at: Date }>(
     `SELECT * FROM (
-       SELECT DISTINCT ON (cluster, commit_sha, outcome, revision) cluster, commit_sha, outcome, reason, message, revision, received_at FROM flux_events
+       SELECT DISTINCT ON (cluster, commit_sha, outcome, revision) cluster, commit_sha, outcome, reason, message, revision, ${envKey} AS env, received_at FROM flux_events
        WHERE commit_sha IS NOT NULL AND outcome IN ('succeeded', 'failed', 'unhealthy') AND received_at >= $1 ${only}
        ORDER BY cluster, commit_sha, outcome, revision, received_at ASC, id ASC
      ) first ORDER BY received_at ASC LIMIT $2`,
     params,
   );
-  return r.rows.map((x) => ({ cluster: x.cluster, commitSha: x.commit_sha, outcome: x.outcome, reason: x.reason, message: x.message, revision: x.revision }));
+  return r.rows.map((x) => ({ cluster: x.cluster, commitSha: x.commit_sha, outcome: x.outcome, reason: x.reason, message: x.message, revision: x.revision, env: x.env }));
 }

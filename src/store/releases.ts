@@ -93,6 +93,12 @@ export async function getRelease(db: Db, id: string): Promise<ReleaseRow | null>
  * Releases waiting for Flux. A release records `reconciling` before it looks at stored events, and an event is
  * stored before this query runs, so every event is seen by one side or the other.
  */
+/** Environments any release went to, by name (bounded: a setup page, not a report). */
+export async function releasedEnvironments(db: Db): Promise<string[]> {
+  const r = await db.query<{ env: string }>('SELECT DISTINCT env FROM releases ORDER BY env LIMIT 200');
+  return r.rows.map((x) => x.env);
+}
+
 export async function waitingReleases(db: Db): Promise<Array<{ id: string; app: string; env: string; gitopsCommit: string }>> {
   const r = await db.query<{ id: string; app: string; env: string; gitops_commit: string }>(
     `SELECT id, app, env, gitops_commit FROM releases

@@ -78,17 +78,17 @@ export async function makeCheckout(opts: { name?: string; envFiles?: Record<stri
 }
 
 /** Plays Flux for a release of `app`: once it waits on its commit, post `reasons` in order (as notification-controller would). */
-export async function settleWhenReconciling(stack: Stack, app: string, reasons: string[], fluxEvent: (reason: string, commit: string, o?: { message?: string }) => unknown): Promise<string> {
+export async function settleWhenReconciling(stack: Stack, app: string, reasons: string[], fluxEvent: (reason: string, commit: string, o?: { message?: string; env?: string }) => unknown): Promise<string> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    const r = await stack.ferry.db.query<{ id: string; gitops_commit: string }>(
-      "SELECT id, gitops_commit FROM releases WHERE app = $1 AND status = 'reconciling' AND gitops_commit IS NOT NULL ORDER BY created_at DESC LIMIT 1",
+    const r = await stack.ferry.db.query<{ id: string; env: string; gitops_commit: string }>(
+      "SELECT id, env, gitops_commit FROM releases WHERE app = $1 AND status = 'reconciling' AND gitops_commit IS NOT NULL ORDER BY created_at DESC LIMIT 1",
       [app],
     );
     if (r.rows[0]) {
       for (const reason of reasons) {
         await new Promise((res) => setTimeout(res, 400));
-        const posted = await stack.postFlux(fluxEvent(reason, r.rows[0].gitops_commit, reason === 'ReconciliationFailed' ? { message: 'Deployment/web dry-run failed: spec.replicas invalid' } : undefined));
+        const posted = await stack.postFlux(fluxEvent(reason, r.rows[0].gitops_commit, { env: r.rows[0].env, ...(reason === 'ReconciliationFailed' ? { message: 'Deployment/web dry-run failed: spec.replicas invalid' } : {}) }));
         if (posted.status !== 202) throw new Error(`flux event refused: ${JSON.stringify(posted.body)}`);
       }
       return r.rows[0].id;

@@ -93,9 +93,11 @@ export function fluxResponder(stack: Stack, only?: { app: string; env: string })
     while (running) {
       const r = await stack.api('GET', `/api/releases?status=reconciling&limit=200${filter}`);
       for (const rel of r.body.items ?? []) {
-        if (answered.has(rel.gitopsCommit)) continue;
-        answered.add(rel.gitopsCommit);
-        await stack.postFlux(fluxEvent('ReconciliationSucceeded', rel.gitopsCommit));
+        // One answer per environment and commit: each environment's Kustomization reports for itself.
+        const key = `${rel.env} ${rel.gitopsCommit}`;
+        if (answered.has(key)) continue;
+        answered.add(key);
+        await stack.postFlux(fluxEvent('ReconciliationSucceeded', rel.gitopsCommit, { env: rel.env }));
       }
       await new Promise((res) => setTimeout(res, 150));
     }

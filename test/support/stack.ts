@@ -172,15 +172,21 @@ spec:
 `;
 }
 
-/** A Flux Kustomization event as notification-controller posts it. */
-export function fluxEvent(reason: string, commit: string, opts: { severity?: 'info' | 'error'; message?: string; legacy?: boolean } = {}) {
+/**
+ * A Flux Kustomization event as notification-controller posts it. `env` is the environment the Kustomization applies
+ * (metadata `ferry.env`, from the annotation on the Kustomizations Ferry serves); without it the event settles nothing.
+ */
+export function fluxEvent(reason: string, commit: string, opts: { severity?: 'info' | 'error'; message?: string; legacy?: boolean; env?: string } = {}) {
+  const env = opts.env === undefined ? {} : { 'ferry.env': opts.env };
   return {
     involvedObject: { kind: 'Kustomization', namespace: 'flux-system', name: 'apps', uid: 'u-1', apiVersion: 'kustomize.toolkit.fluxcd.io/v1' },
     severity: opts.severity ?? (reason === 'ReconciliationSucceeded' || reason === 'Progressing' ? 'info' : 'error'),
     timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     message: opts.message ?? (reason === 'ReconciliationSucceeded' ? 'Reconciliation finished in 1.2s, next run in 10m0s' : `${reason}: something happened`),
     reason,
-    metadata: opts.legacy ? { 'kustomize.toolkit.fluxcd.io/revision': `main/${commit}` } : { revision: `main@sha1:${commit}`, ...(reason === 'ReconciliationSucceeded' ? { commit_status: 'update' } : {}) },
+    metadata: opts.legacy
+      ? { 'kustomize.toolkit.fluxcd.io/revision': `main/${commit}`, ...env }
+      : { revision: `main@sha1:${commit}`, ...(reason === 'ReconciliationSucceeded' ? { commit_status: 'update' } : {}), ...env },
     reportingController: 'kustomize-controller',
     reportingInstance: 'kustomize-controller-7d9c-abc',
   };
