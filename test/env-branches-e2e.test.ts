@@ -41,9 +41,12 @@ async function release(app: string, env: string): Promise<string> {
   return started.body.id;
 }
 
-/** A Flux success event for `commit` whose revision names `branch`. */
-function eventOn(branch: string, commit: string) {
-  const e = fluxEvent('ReconciliationSucceeded', commit);
+/**
+ * A Flux success event for `commit` whose revision names `branch`. An environment's own branch says which
+ * environment the event speaks for; on the shared default branch the Kustomization's `ferry.env` annotation does.
+ */
+function eventOn(branch: string, commit: string, env?: string) {
+  const e = fluxEvent('ReconciliationSucceeded', commit, env ? { env } : {});
   return { ...e, metadata: { ...e.metadata, revision: `${branch}@sha1:${commit}` } };
 }
 
@@ -75,7 +78,7 @@ describe('a branch per environment', () => {
     assert.equal(devRow.status, 'reconciling', JSON.stringify(devRow));
     mainTip = tip('main');
     assert.equal(devRow.gitopsCommit, mainTip);
-    await postFlux(eventOn('main', mainTip));
+    await postFlux(eventOn('main', mainTip, 'dev'));
     assert.equal((await stack.waitForRelease(dev, ['succeeded', 'failed'])).status, 'succeeded');
 
     // concurrent: one app to both environments, and two more apps to each, all at once
@@ -193,14 +196,15 @@ describe('a branch per environment', () => {
   });
 
   test("the cluster's setup manifests carry a GitRepository and Kustomization per environment branch", async () => {
-    const res = await stack.api('GET', '/api/flux/manifests/prod-1');
+    // The environments name no clusters: they belong to the single-secret setup, `default`.
+    const res = await stack.api('GET', '/api/flux/manifests/default');
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const docs = YAML.parseAllDocuments(String(res.body)).map((d) => d.toJS());
     const repos = docs.filter((d) => d?.kind === 'GitRepository');
-    // the environments name no clusters, so each may run on prod-1
     assert.deepEqual(repos.map((d) => d.spec.ref.branch).sort(), ['env/preview', 'env/production', 'env/qa', 'env/staging']);
     const ks = docs.find((d) => d?.kind === 'Kustomization' && d.metadata.name === 'ferry-production');
-    assert.deepEqual(ks.spec.sourceRef, { kind: 'GitRepository', name: 'ferry-production' });
+    assert.deepEqual(ks.spec.sourceRef, { kind: 'GitRepository', name: 'ferry-production', namespace: 'flux-system' });
+    assert.equal(ks.metadata.annotations['event.toolkit.fluxcd.io/ferry.env'], 'production');
     assert.equal(ks.spec.path, './production');
     assert.ok(!docs.some((d) => d?.kind === 'GitRepository' && d.spec.ref.branch === 'main'), 'the default branch is flux-system’s');
   });

@@ -127,8 +127,13 @@ export function fluxRoutes(ctx: ApiContext): Router {
     }
     const publicUrl = ctx.reconcile?.file.reconcile.publicUrl ?? `${req.protocol}://${req.get('host')}`;
     const envs = await setupEnvironments(ctx, cluster, single, req.query.env);
-    // Environments with a repository or branch of their own get a GitRepository of their own to apply from.
-    const ownSource = new Set(ctx.gitopsLayout ? envsWithOwnSource(ctx.gitopsLayout, envs).filter((e) => envs.includes(e)) : []);
+    // Environments with a repository or branch of their own get a GitRepository of their own to apply from; those
+    // only named by FERRY_GITOPS_REPO_<ENV>/FERRY_GITOPS_BRANCH_<ENV> name no cluster, so belong to `default`.
+    const withOwn = ctx.gitopsLayout ? envsWithOwnSource(ctx.gitopsLayout, orderedEnvironments(ctx.environments)) : [];
+    if (single && req.query.env === undefined) {
+      for (const env of withOwn) if (!envs.includes(env) && !Object.hasOwn(ctx.environments.environments, env)) envs.push(env);
+    }
+    const ownSource = new Set(withOwn.filter((e) => envs.includes(e)));
     const envSetups = envs.map((env) => ({
       env, perApp: fluxKustomizationOf(ctx.environments, env),
       ...(ownSource.has(env) ? { source: { kind: 'GitRepository' as const, name: envSourceName(env), namespace: 'flux-system' } } : {}),
