@@ -1,0 +1,105 @@
+// A release's state as the workflow keeps it, and how it reaches the mirror in PostgreSQL and Temporal's search
+// attributes. Every status change goes through `become`.
+import * as wf from '@temporalio/workflow';
+import type { Decision, DecisionKind, ReleaseState, ReleaseStatus } from '../src/release/types';
+import { type DecisionRequest, FERRY_STATUS, type ReleaseInput, releaseStateQuery } from './definitions';
+import { bookkeeping, localBookkeeping } from './release-proxies';
+
+/** How a release ends; `rollBack` when Flux failed or found it unhealthy (other failures changed no cluster). */
+export interface Ending {
+  status: 'succeeded' | 'committed' | 'failed' | 'timed-out' | 'rejected' | 'expired' | 'superseded';
+  message: string;
+  error?: string;
+  rollBack?: boolean;
+}
+
+export class ReleaseRun {
+  readonly state: ReleaseState;
+
+  constructor(readonly input: ReleaseInput) {
+    const info = wf.workflowInfo();
+    this.state = {
+      id: input.releaseId,
+      app: input.app,
+      env: input.env,
+      artifactId: input.artifactId,
+      sha: input.sha,
+      branch: input.branch,
+      trigger: input.trigger,
+      releasedBy: input.releasedBy,
+      status: 'pending',
+      gitopsCommit: null,
+      fluxStatus: null,
+      error: null,
+      timeline: [],
+      createdAt: new Date(info.runStartTime.getTime()).toISOString(),
+      updatedAt: this.now(),
+      runId: info.runId,
+      seq: 0,
+      decisions: [],
+      waiting: null,
+      rollbackOf: input.rollbackOf ?? null,
+      promotedFrom: input.promotedFrom ?? null,
+      finishedAt: null,
+    };
+    wf.setHandler(releaseStateQuery, () => this.state);
+  }
+
+  now(): string {
+    return new Date(Date.now()).toISOString();
+  }
+
+  get decisions(): Decision[] {
+    return this.state.decisions as Decision[];
+  }
+
+  approvals(): Decision[] {
+    return this.decisions.filter((d) => d.kind === 'approve');
+  }
+
+  /** Moves to `status` in the workflow; the mirror in PostgreSQL is written by whoever calls this. */
+  become(status: ReleaseStatus, message?: string, opts: { final?: boolean } = {}): void {
+    const s = this.state;
+    s.status = status;
+    s.updatedAt = this.now();
+    if (opts.final) s.finishedAt = s.updatedAt;
+    s.timeline.push({ status, at: s.updatedAt, ...(message ? { message } : {}) });
+    // `pending` is set when the run starts and `rendering` never outlives the first workflow task: upserts of them
+    // would be visibility writes nobody can observe.
+    if (status !== 'pending' && status !== 'rendering') wf.upsertSearchAttributes([{ key: FERRY_STATUS, value: status }]);
+    s.seq += 1;
+  }
+
+  /** `become`, then mirror the state. */
+  async enter(status: ReleaseStatus, message?: string, opts: { final?: boolean } = {}): Promise<void> {
+    this.become(status, message, opts);
+    await localBookkeeping.recordState(this.state);
+  }
+
+  /** Mirrors a change that is no status change (Flux progress per cluster). */
+  async mirror(): Promise<void> {
+    this.state.updatedAt = this.now();
+    this.state.seq += 1;
+    await localBookkeeping.recordState(this.state);
+  }
+
+  /** Mirrors through an activity task: what Update handlers and the steps after the final state use. */
+  async record(): Promise<void> {
+    this.state.updatedAt = this.now();
+    this.state.seq += 1;
+    await bookkeeping.recordState(this.state);
+  }
+
+  note(message: string): void {
+    this.state.timeline.push({ status: this.state.status, at: this.now(), message: message.slice(0, 500) });
+  }
+
+  /** Records a person's decision in the decisions and the timeline, and mirrors it. */
+  async decide(kind: DecisionKind, req: DecisionRequest, message: string): Promise<Decision> {
+    const d: Decision = { kind, by: req.by, at: this.now(), ...(req.comment?.trim() ? { comment: req.comment.trim() } : {}) };
+    this.decisions.push(d);
+    this.state.timeline.push({ status: this.state.status, at: d.at, decision: kind, by: d.by, message: `${message}${d.comment ? `: ${d.comment}` : ''}` });
+    await this.record();
+    return d;
+  }
+}
