@@ -32,6 +32,7 @@ export class FluxWatch {
     const { run, rc, book } = this;
     const { input, state } = run;
     const clusterNames = rc.clusters.map((c) => c.name).join(', ');
+    run.show(`**Waiting for Flux** to apply \`${commit.slice(0, 12)}\`${clusterNames ? ` on ${clusterNames}` : ''}, up to ${input.fluxTimeout}.`);
     await run.enter('reconciling', `waiting up to ${input.fluxTimeout} for Flux${clusterNames ? ` on ${clusterNames}` : ''}`);
     for (const c of rc.clusters) {
       if (!c.requestReconcile) continue;
@@ -54,7 +55,7 @@ export class FluxWatch {
     }
     let timedOut = false;
     const deadline = new wf.CancellationScope();
-    deadline.run(() => wf.sleep(input.fluxTimeout as Duration)).then(() => { timedOut = true; }, () => undefined);
+    deadline.run(() => wf.sleep(input.fluxTimeout as Duration, { summary: `Flux deadline: ${input.fluxTimeout}` })).then(() => { timedOut = true; }, () => undefined);
     for (;;) {
       await wf.condition(() => book.decided() !== undefined || timedOut || this.changed);
       if (book.decided() || timedOut) break;
@@ -63,6 +64,7 @@ export class FluxWatch {
     }
     deadline.cancel();
     polls.cancel();
+    run.show('');
     const v = book.decided();
     if (!v) {
       state.fluxStatus = state.fluxStatus ?? 'no event';

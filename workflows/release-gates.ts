@@ -6,11 +6,12 @@ import * as wf from '@temporalio/workflow';
 import type { ReleaseGates } from '../src/gates/types';
 import type { Decision } from '../src/release/types';
 import {
-  approveUpdate, DECISION_REFUSALS, type DecisionRequest, type DecisionResult, overrideFreezeUpdate, type ReleaseInput, rejectUpdate,
+  approveSignal, approveUpdate, DECISION_REFUSALS, type DecisionRequest, type DecisionResult, overrideFreezeUpdate, type ReleaseInput,
+  rejectSignal, rejectUpdate,
 } from './definitions';
 import type { LaneSeat } from './release-lane';
 import { localSteps } from './release-proxies';
-import type { Ending, ReleaseRun } from './release-run';
+import { decidedBy, type Ending, type ReleaseRun } from './release-run';
 
 /** The four-eyes rule's question: is the person deciding the one who asked for the release? */
 export function isRequester(req: DecisionRequest, input: ReleaseInput): boolean {
@@ -24,6 +25,7 @@ function validateRequest(req: DecisionRequest, commentRequired: boolean): void {
   if (!req || typeof req.by !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$/.test(req.by)) throw refuse(DECISION_REFUSALS.invalid, '"by" must name the principal deciding');
   if (req.comment !== undefined && (typeof req.comment !== 'string' || req.comment.length > 2000)) throw refuse(DECISION_REFUSALS.invalid, '"comment" must be a string of at most 2000 characters');
   if (commentRequired && !req.comment?.trim()) throw refuse(DECISION_REFUSALS.invalid, 'a hotfix override needs the reason in "comment"');
+  if (req.channel !== undefined && req.channel !== 'api') throw refuse(DECISION_REFUSALS.invalid, '"channel" is set only by Ferry\'s API');
 }
 
 export class GateKeeper {
@@ -34,11 +36,26 @@ export class GateKeeper {
     wf.setHandler(approveUpdate, (req) => this.approve(req), { validator: (req) => this.validateApproval('approve', req) });
     wf.setHandler(rejectUpdate, (req) => this.reject(req), { validator: (req) => this.validateApproval('reject', req) });
     wf.setHandler(overrideFreezeUpdate, (req) => this.overrideFreeze(req), { validator: (req) => this.validateOverride(req) });
+    wf.setHandler(approveSignal, (req) => this.signalled('approve', req));
+    wf.setHandler(rejectSignal, (req) => this.signalled('reject', req));
+  }
+
+  /** A signalled decision goes through the Update's validator; a refusal is recorded, never dropped. */
+  private async signalled(kind: 'approve' | 'reject', req: DecisionRequest): Promise<void> {
+    try {
+      this.validateApproval(kind, req);
+    } catch (err) {
+      await this.run.refuse(kind, req, err instanceof Error ? err.message : String(err));
+      return;
+    }
+    // Only the API may say it is the API.
+    const { channel: _ignored, ...viaTemporal } = req;
+    await (kind === 'approve' ? this.approve(viaTemporal) : this.reject(viaTemporal));
   }
 
   /** Who overrode a freeze, for the commit's trailer. */
   get hotfixBy(): string | undefined {
-    return this.hotfix?.by;
+    return this.hotfix ? decidedBy(this.hotfix) : undefined;
   }
 
   /**
@@ -50,14 +67,21 @@ export class GateKeeper {
     const rule = gates.approvals;
     if (!rule) return undefined;
     if (gates.approvalsBypassed) {
-      await run.decide('approvals-bypassed', { by: 'ferry', comment: gates.approvalsBypassed }, 'approvals skipped');
+      await run.decide('approvals-bypassed', { by: 'ferry', comment: gates.approvalsBypassed, channel: 'api' }, 'approvals skipped');
       return undefined;
     }
     const deadline = new Date(Date.now() + msToNumber(rule.timeout as Duration)).toISOString();
     run.state.waiting = { kind: 'approval', required: rule.required, approvers: rule.approvers, fourEyes: rule.fourEyes, deadline };
+    run.show([
+      `**Awaiting approval**: ${rule.required} approval(s) from ${rule.approvers.join(', ')}${rule.fourEyes ? ` (four eyes: not ${run.input.releasedBy})` : ''}.`,
+      `Deadline: ${deadline} (${rule.timeout}); without a decision the release ends \`expired\`.`,
+    ].join('\n\n'));
     await run.enter('awaiting-approval', `needs ${rule.required} approval(s) from ${rule.approvers.join(', ')} by ${deadline}`);
-    const decided = await wf.condition(() => this.approval !== undefined || this.lane.supersededBy !== undefined, rule.timeout as Duration);
+    const decided = await wf.condition(() => this.approval !== undefined || this.lane.supersededBy !== undefined, rule.timeout as Duration, {
+      summary: `approval deadline: ${rule.timeout}`,
+    });
     run.state.waiting = null;
+    run.show('');
     const superseded = this.lane.superseded();
     if (superseded) return superseded;
     if (!decided) {
@@ -77,9 +101,13 @@ export class GateKeeper {
       const freeze = await localSteps.checkFreeze({ windows: gates.freezes, at: run.now() });
       if (!freeze.frozen) break;
       run.state.waiting = { kind: 'freeze', window: freeze.window, until: freeze.until, hotfixAllowed: gates.hotfixAllowed };
+      run.show(`**Frozen**: the ${freeze.window} freeze window lasts until ${freeze.until}.${gates.hotfixAllowed.length ? ` A hotfix override by ${gates.hotfixAllowed.join(', ')} lets it through.` : ''}`);
       await run.enter('frozen', `${freeze.window} freeze until ${freeze.until}`);
-      await wf.condition(() => this.hotfix !== undefined || this.lane.supersededBy !== undefined, Math.max(1000, Date.parse(freeze.until) - Date.now()));
+      await wf.condition(() => this.hotfix !== undefined || this.lane.supersededBy !== undefined, Math.max(1000, Date.parse(freeze.until) - Date.now()), {
+        summary: `end of the ${freeze.window} freeze`,
+      });
       run.state.waiting = null;
+      run.show('');
       const superseded = this.lane.superseded();
       if (superseded) return superseded;
     }
@@ -136,8 +164,8 @@ export class GateKeeper {
   }
 
   private async overrideFreeze(req: DecisionRequest): Promise<DecisionResult> {
-    this.hotfix = { kind: 'hotfix', by: req.by, at: this.run.now(), comment: req.comment?.trim() };
-    await this.run.decide('hotfix', req, `freeze overridden as a hotfix by ${req.by}`);
+    this.hotfix = this.run.decision('hotfix', req, `freeze overridden as a hotfix by ${req.by}`);
+    await this.run.record();
     await wf.condition(() => this.run.state.status !== 'frozen');
     return this.result('overridden');
   }

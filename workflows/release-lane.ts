@@ -52,9 +52,12 @@ export class LaneSeat {
     if (answer.granted) this.granted = true;
     if (this.granted || this.supersededBy !== undefined) return;
     run.state.waiting = { kind: 'lane', lane: this.lane, ahead: answer.ahead };
-    await run.enter('queued', `waiting for ${answer.ahead} earlier release(s) of ${run.input.app} to ${run.input.env} (${this.ordering})`);
+    const waiting = `waiting for ${answer.ahead} earlier release(s) of ${run.input.app} to ${run.input.env} (${this.ordering})`;
+    run.show(`**Queued** in the ordering lane \`${this.lane}\`: ${waiting}.`);
+    await run.enter('queued', waiting);
     await wf.condition(() => this.granted || this.supersededBy !== undefined);
     run.state.waiting = null;
+    run.show('');
   }
 
   /** Leaves the lane, mirroring the release's state in the same step when `record` is set. */

@@ -90,16 +90,44 @@ export class ReleaseRun {
     await bookkeeping.recordState(this.state);
   }
 
+  /** What the release waits for, on its page in the Temporal UI; empty when it waits for nothing. */
+  show(details: string): void {
+    wf.setCurrentDetails(details);
+  }
+
   note(message: string): void {
     this.state.timeline.push({ status: this.state.status, at: this.now(), message: message.slice(0, 500) });
   }
 
-  /** Records a person's decision in the decisions and the timeline, and mirrors it. */
+  /**
+   * Records a person's decision in the decisions and the timeline, and mirrors it. A decision that did not come
+   * through Ferry's API came through Temporal (its CLI or UI), and says so.
+   */
   async decide(kind: DecisionKind, req: DecisionRequest, message: string): Promise<Decision> {
-    const d: Decision = { kind, by: req.by, at: this.now(), ...(req.comment?.trim() ? { comment: req.comment.trim() } : {}) };
-    this.decisions.push(d);
-    this.state.timeline.push({ status: this.state.status, at: d.at, decision: kind, by: d.by, message: `${message}${d.comment ? `: ${d.comment}` : ''}` });
+    const d = this.decision(kind, req, message);
     await this.record();
     return d;
   }
+
+  /** The recording half of `decide`, synchronous: the workflow sees the decision before its mirror write ends. */
+  decision(kind: DecisionKind, req: DecisionRequest, message: string): Decision {
+    const channel = req.channel === 'api' ? 'api' : 'temporal';
+    const d: Decision = { kind, by: req.by, at: this.now(), ...(req.comment?.trim() ? { comment: req.comment.trim() } : {}), channel };
+    this.decisions.push(d);
+    const via = channel === 'temporal' ? ' (via Temporal)' : '';
+    this.state.timeline.push({ status: this.state.status, at: d.at, decision: kind, by: d.by, message: `${message}${via}${d.comment ? `: ${d.comment}` : ''}` });
+    return d;
+  }
+
+  /** A decision sent as a signal cannot be refused to its sender: it is recorded as refused, with the reason. */
+  async refuse(kind: DecisionKind, req: unknown, reason: string): Promise<void> {
+    const by = typeof (req as DecisionRequest)?.by === 'string' ? (req as DecisionRequest).by.slice(0, 100) : 'unknown';
+    this.state.timeline.push({ status: this.state.status, at: this.now(), decision: kind, by, refused: true, message: `${kind} signal from ${by} (via Temporal) refused: ${reason}`.slice(0, 500) });
+    await this.record();
+  }
+}
+
+/** A decision's author as commit trailers and notifications show it. */
+export function decidedBy(d: Decision): string {
+  return d.channel === 'temporal' ? `${d.by} (via Temporal)` : d.by;
 }

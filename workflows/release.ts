@@ -8,10 +8,14 @@ import { FluxWatch } from './release-flux';
 import { GateKeeper } from './release-gates';
 import { LaneSeat } from './release-lane';
 import { localSteps, writerOn } from './release-proxies';
-import { type Ending, ReleaseRun } from './release-run';
+import { decidedBy, type Ending, ReleaseRun } from './release-run';
 
 const NO_RECONCILE: ReleaseReconcileSettings = { clusters: [], autoRollback: false, notifications: [], pollInterval: '15s' };
 const UNGATED: ReleaseGates = { freezes: [], hotfixAllowed: [], ordering: 'queue' };
+/** The ApplicationFailure type a release's run fails with, per final status that means "not released". */
+const FAILURE_TYPES: Partial<Record<ReleaseState['status'], string>> = {
+  failed: 'ReleaseFailed', 'timed-out': 'ReleaseTimedOut', rejected: 'ReleaseRejected', expired: 'ReleaseExpired',
+};
 
 /**
  * One release of one artifact's app to one environment. Its policy (who may release what, from which branch) was
@@ -56,7 +60,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       notBefore: run.state.createdAt,
       ...(input.rollbackOf ? { rollbackOf: input.rollbackOf } : {}),
       ...(input.promotedFrom ? { promotedFrom: input.promotedFrom } : {}),
-      ...(run.approvals().length ? { approvedBy: run.approvals().map((d) => d.by) } : {}),
+      ...(run.approvals().length ? { approvedBy: run.approvals().map(decidedBy) } : {}),
       ...(gate.hotfixBy ? { hotfixBy: gate.hotfixBy } : {}),
       record: run.state,
     });
@@ -94,6 +98,22 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     return run.state;
   }
 
+  /**
+   * A release that did not do what was asked fails its run, so Temporal shows it failed (`ExecutionStatus="Failed"`)
+   * and a failed release id may run again (ALLOW_DUPLICATE_FAILED_ONLY). Its final state was recorded before: the
+   * mirror in PostgreSQL and the `releaseState` query still answer. A superseded release completes: it was replaced.
+   */
+  function outcome(state: ReleaseState): ReleaseState {
+    const failure = FAILURE_TYPES[state.status];
+    if (!failure) return state;
+    throw wf.ApplicationFailure.create({
+      type: failure,
+      message: `release ${state.id} ${state.status}: ${state.error ?? state.timeline.at(-1)?.message ?? ''}`.slice(0, 1000),
+      nonRetryable: true,
+      details: [{ id: state.id, status: state.status, error: state.error, gitopsCommit: state.gitopsCommit }],
+    });
+  }
+
   run.become('pending', `requested by ${input.releasedBy} (${input.trigger})`);
   notices.tell('started');
   try {
@@ -101,7 +121,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       if (wf.isCancellation(err)) throw err;
       return { status: 'failed', message: 'release failed', error: failureMessage(err) } satisfies Ending;
     });
-    return await conclude(end);
+    return outcome(await conclude(end));
   } catch (err) {
     // A cancelled release must not keep the lane closed for the releases behind it.
     if (wf.isCancellation(err)) await wf.CancellationScope.nonCancellable(() => lane.leave());
