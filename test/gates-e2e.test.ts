@@ -196,6 +196,9 @@ describe('approvals', () => {
   test('approve and reject signals are validated like the Updates; a refused one is recorded, never dropped', async () => {
     const { releaseId } = await release(stack, 'signals', 'production', 'alice');
     await stack.waitForRelease(releaseId, ['awaiting-approval']);
+    // The workflow's page in the Temporal UI says what it waits for (its current details).
+    const meta = await stack.ferry.temporal.workflow.getHandle(releaseId).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(meta.currentDetails ?? '', /Awaiting approval\*\*: 2 approval\(s\) from alice, bob, carol \(four eyes: not alice\)[\s\S]*Deadline: \S+ \(10m\)/);
     const cli = resolveTemporalExecutable() as { path: string };
     const signal = async (name: string, input: string) => promisify(execFile)(cli.path, [
       'workflow', 'signal', '--address', stack.temporal.address, '--namespace', 'default',
