@@ -19,7 +19,7 @@ export interface LaneActivityDeps {
 
 /**
  * What release and lane workflows need from the Temporal client and PostgreSQL: a workflow cannot
- * update-with-start another, and the lanes' fast path lives in PostgreSQL (docs/gates.md, "Ordering lanes").
+ * update-with-start another, and an uncontended lane lives in PostgreSQL only (docs/gates.md, "Ordering lanes").
  */
 export function createLaneActivities(deps: LaneActivityDeps) {
   type Where = { app: string; env: string };
@@ -43,11 +43,7 @@ export function createLaneActivities(deps: LaneActivityDeps) {
     });
   }
 
-  /**
-   * Whether the lane workflow holds or queues anyone but `except`. Asked when PostgreSQL cannot tell: for a lane
-   * first seen by the fast path (releases started before it existed join the workflow directly), and before a
-   * drained lane goes back to the fast path.
-   */
+  /** Whether the lane workflow holds or queues anyone but `except`: asked before a drained lane goes back to PostgreSQL. */
   async function workflowBusy(where: Where, except?: { releaseId: string; runId: string }): Promise<boolean> {
     let st;
     try {
@@ -58,19 +54,6 @@ export function createLaneActivities(deps: LaneActivityDeps) {
     }
     const other = (e: { releaseId: string; runId: string }) => !except || e.releaseId !== except.releaseId || e.runId !== except.runId;
     return (st.holder !== null && other(st.holder)) || st.queue.some(other);
-  }
-
-  /**
-   * Whether the lane's workflow is running at all. Unlike workflowBusy this asks the server only (describe, not a
-   * query), so no worker has to run the lane workflow to answer: safe inside a local activity.
-   */
-  async function workflowRunning(where: Where): Promise<boolean> {
-    try {
-      return (await deps.temporal.workflow.getHandle(laneWorkflowId(where.app, where.env)).describe()).status.name === 'RUNNING';
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      throw err;
-    }
   }
 
   /** Hands every member the lane workflow does not know yet to it, oldest first; returns the answer for `me`. */
@@ -102,14 +85,6 @@ export function createLaneActivities(deps: LaneActivityDeps) {
   }
 
   return {
-    /** Joins the lane workflow directly: the path of releases that started before the fast path existed. */
-    async joinLane(input: LaneTicket & Where): Promise<LaneJoinResult> {
-      const { app, env, ...ticket } = input;
-      // Such a release is not a member in PostgreSQL, so the fast path must not bypass the workflow while it runs.
-      await withLaneClaims(deps.db, laneWorkflowId(app, env), (claims) => claims.escalated ? Promise.resolve() : claims.setEscalated(true));
-      return enqueue({ app, env }, ticket);
-    },
-
     /**
      * Records the release's state, then joins its lane. While nobody else is in the lane, the claim in PostgreSQL is
      * the whole join: no lane workflow runs. A second release escalates the lane to its workflow (handOver).
@@ -119,7 +94,6 @@ export function createLaneActivities(deps: LaneActivityDeps) {
       if (record) await recordReleaseState(deps.db, record);
       const where = { app, env };
       return withLaneClaims(deps.db, laneWorkflowId(app, env), async (claims) => {
-        if (claims.created && (await workflowBusy(where))) await claims.setEscalated(true);
         const mine = claims.members.find((m) => m.releaseId === ticket.releaseId);
         // Only one run of a release runs at a time: a claim of another run is stale.
         if (mine && mine.runId !== ticket.runId) await claims.remove(mine.releaseId);
@@ -143,9 +117,6 @@ export function createLaneActivities(deps: LaneActivityDeps) {
       const { app, env, record, ...ticket } = input;
       return idle(laneWorkflowId(app, env), async (claims) => {
         if (claims.escalated) return null;
-        // A lane new to PostgreSQL may be held by a workflow that releases from before the fast path joined directly.
-        // Only a running workflow can hold anyone; enterLane asks it (a query needs a worker, so not from here).
-        if (claims.created && (await workflowRunning({ app, env }))) return null;
         const others = claims.members.filter((m) => m.releaseId !== ticket.releaseId);
         if (others.length > 0) return null;
         // Through the lane's session, like everything here: waiting for another session of the lane pool could mean

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { environmentFilesFor } from '../src/artifact/schema';
 import { artifactBranch, releaseAppName } from '../src/policy/deploy';
@@ -9,6 +10,7 @@ import { releaseWorkflowId, type ReleaseState, type ReleaseTrigger } from '../sr
 import { getArtifact } from '../src/store/artifacts';
 import type { Db } from '../src/store/db';
 import { listPolicies } from '../src/store/policies';
+import { lastCommittedRelease } from '../src/store/history';
 import { getRelease, recordReleaseState } from '../src/store/releases';
 import {
   FERRY_APP, FERRY_ARTIFACT_ID, FERRY_BRANCH, FERRY_ENV, FERRY_SHA, FERRY_STATUS, type ReleaseInput,
@@ -84,6 +86,32 @@ export class ReleaseRefusedError extends Error {
   }
 }
 
+/** Final statuses whose workflow run failed: the same release id may run again. */
+const NOT_RELEASED = new Set(['failed', 'timed-out', 'rejected', 'expired']);
+/** Final statuses of a run that completed: the id is spent, and a new request is about what the environment runs. */
+const SPENT = new Set(['succeeded', 'committed', 'superseded']);
+
+/**
+ * Which release a request means (docs/architecture.md, "One identifier"). `base` is the release of this artifact's
+ * app in env. If it never ran, is running, or ended without releasing anything, it is `base` itself (joined, or run
+ * again). If it completed, the request is about what the environment runs now:
+ * - the environment's newest commit is of this artifact: that release (answered as existing, or run again if it
+ *   failed);
+ * - otherwise the environment moved on, and releasing the artifact again is a new release whose id names what it
+ *   replaces (`<base>:again-<hash of that release's id>`): a CI retry meanwhile finds the same id, and going back
+ *   to this artifact once more after yet another release is a new release again.
+ * Auto-releases (`once`) never run an id twice and keep `base`.
+ */
+async function releaseIdentity(db: Db, base: string, req: { app: string; env: string; artifactId: string; once?: boolean }): Promise<string> {
+  if (req.once) return base;
+  const before = await getRelease(db, base);
+  if (!before || !SPENT.has(before.status)) return base;
+  const head = await lastCommittedRelease(db, req.app, req.env);
+  if (!head || head.id === base) return base;
+  if (head.artifactId === req.artifactId) return head.id;
+  return `${base}:again-${createHash('sha256').update(head.id).digest('hex').slice(0, 10)}`;
+}
+
 export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartReleaseRequest): Promise<StartedRelease> {
   const stored = await getArtifact(deps.db, req.artifactId);
   if (!stored) throw new ReleaseRefusedError('not-found', `artifact "${req.artifactId}" not found`);
@@ -116,7 +144,7 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
   if (layoutRefusal) {
     throw new ReleaseRefusedError('restricted', layoutRefusal, { reason: 'flux-kustomization', issues: [{ path: 'app', message: layoutRefusal }] });
   }
-  const workflowId = releaseWorkflowId(app, req.env, artifact.id, req.suffix);
+  const workflowId = await releaseIdentity(deps.db, releaseWorkflowId(app, req.env, artifact.id, req.suffix), { app, env: req.env, artifactId: artifact.id, once: req.once });
   const links = { ...(req.rollbackOf ? { rollbackOf: req.rollbackOf } : {}), ...(req.promotedFrom ? { promotedFrom: req.promotedFrom } : {}) };
   const input: ReleaseInput = {
     releaseId: workflowId,
@@ -138,14 +166,15 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
   };
   // Read before starting: a release already known (running, or ended well) is answered as existing.
   const before = await getRelease(deps.db, workflowId);
-  const existing = before !== null && (req.once || (before.status !== 'failed' && before.status !== 'timed-out'));
+  const existing = before !== null && (req.once || !NOT_RELEASED.has(before.status));
   let runId: string;
   try {
     const handle = await deps.temporal.workflow.start<typeof releaseWorkflow>('releaseWorkflow', {
       workflowId,
       taskQueue: deps.taskQueue,
       args: [input],
-      // A CI retry while the release runs joins it; a failed release may run again; a finished one may not.
+      // A CI retry while the release runs joins it; a release whose run failed (failed, timed out, rejected,
+      // expired) may run again; one that succeeded is answered as existing.
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: req.once ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
       typedSearchAttributes: [

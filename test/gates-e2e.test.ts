@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { resolveTemporalExecutable } from '../server/tools';
 import { workflowBundle } from '../worker/runtime';
-import { as, configEnv, enc, getRelease, release, replayWorkflows, trailersOf } from './support/gates';
+import { as, configEnv, enc, eventually, getRelease, release, replayWorkflows, trailersOf } from './support/gates';
 import { sharedTemporal, startStack, stopSharedTemporal, type Stack } from './support/stack';
 
 let stack: Stack;
@@ -150,10 +150,16 @@ describe('approvals', () => {
     assert.ok(done.finishedAt);
     assert.deepEqual(done.decisions.map((d: { kind: string; by: string; comment: string }) => [d.kind, d.by, d.comment]), [['reject', 'carol', 'breaks the ledger schema']]);
     assert.match(done.timeline.at(-1).message, /rejected by carol: breaks the ledger schema/);
-    // A decided release cannot be started again under the same id.
+    // A rejected release failed its run: asking again starts a new run, which needs its approvals again.
     const again = await stack.api('POST', '/api/releases', { artifactId: done.artifactId, env: 'production' });
-    assert.equal(again.status, 200);
-    assert.equal(again.body.status, 'rejected');
+    assert.equal(again.status, 202, JSON.stringify(again.body));
+    assert.deepEqual([again.body.id, again.body.existing], [releaseId, false]);
+    await eventually('the new run awaiting approval', async () => {
+      const r = await getRelease(stack, releaseId);
+      return r.status === 'awaiting-approval' && r.decisions.length === 0;
+    });
+    const second = await stack.api('POST', `/api/releases/${enc(releaseId)}/reject`, { comment: 'still no' }, as('carol'));
+    assert.equal(second.status, 200, JSON.stringify(second.body));
   });
 
   test('without enough approvals in time the release ends expired', async () => {
@@ -181,6 +187,52 @@ describe('approvals', () => {
     await run('{"by": "carol"}');
     const done = await stack.waitForRelease(releaseId, ['committed', 'failed']);
     assert.deepEqual(done.approvals.map((a: { by: string }) => a.by), ['bob', 'carol']);
+    // Decisions that came through Temporal rather than Ferry's API say so, down to the commit.
+    assert.deepEqual(done.decisions.map((d: { channel: string }) => d.channel), ['temporal', 'temporal']);
+    assert.ok(done.timeline.some((t: { message?: string }) => /approved by bob \(1 of 2\) \(via Temporal\): approved on the CLI/.test(t.message ?? '')));
+    assert.equal(trailersOf(stack, done.gitopsCommit)['Ferry-Approved-By'], 'bob (via Temporal), carol (via Temporal)');
+  });
+
+  test('approve and reject signals are validated like the Updates; a refused one is recorded, never dropped', async () => {
+    const { releaseId } = await release(stack, 'signals', 'production', 'alice');
+    await stack.waitForRelease(releaseId, ['awaiting-approval']);
+    // The workflow's page in the Temporal UI says what it waits for (its current details).
+    const meta = await stack.ferry.temporal.workflow.getHandle(releaseId).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(meta.currentDetails ?? '', /Awaiting approval\*\*: 2 approval\(s\) from alice, bob, carol \(four eyes: not alice\)[\s\S]*Deadline: \S+ \(10m\)/);
+    const cli = resolveTemporalExecutable() as { path: string };
+    const signal = async (name: string, input: string) => promisify(execFile)(cli.path, [
+      'workflow', 'signal', '--address', stack.temporal.address, '--namespace', 'default',
+      '--workflow-id', releaseId, '--name', name, '--input', input,
+    ], { encoding: 'utf8' });
+    const update = async (input: string) => promisify(execFile)(cli.path, [
+      'workflow', 'update', 'execute', '--address', stack.temporal.address, '--namespace', 'default',
+      '--workflow-id', releaseId, '--name', 'approve', '--input', input,
+    ], { encoding: 'utf8' });
+    // Temporal accepts every signal; the workflow refuses these and says why in the timeline.
+    await signal('approve', '{"by": "mallory"}');
+    await signal('approve', '{"by": "alice"}');
+    await signal('reject', '"bob"');
+    const refused = await eventually('three refusals in the timeline', async () => {
+      const r = await getRelease(stack, releaseId);
+      const entries = r.timeline.filter((t: { refused?: boolean }) => t.refused);
+      return entries.length === 3 ? entries : undefined;
+    });
+    assert.match(refused[0].message, /approve signal from mallory \(via Temporal\) refused: mallory may not approve/);
+    assert.match(refused[1].message, /refused: four-eyes rule: alice requested this release/);
+    assert.match(refused[2].message, /reject signal from unknown \(via Temporal\) refused: "by" must name/);
+    // Only Ferry's API may say it is the API.
+    await assert.rejects(update('{"by": "carol", "channel": "temporal-ui"}'), /channel.{0,3} is set only by Ferry's API/);
+
+    await signal('approve', '{"by": "bob", "comment": "signalled"}');
+    await eventually('bob\'s signalled approval', async () => (await getRelease(stack, releaseId)).approvals.length === 1);
+    const ok = await stack.api('POST', `/api/releases/${enc(releaseId)}/approve`, {}, as('carol'));
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const done = await stack.waitForRelease(releaseId, ['committed', 'failed']);
+    assert.deepEqual(done.decisions.map((d: { by: string; channel: string }) => [d.by, d.channel]), [['bob', 'temporal'], ['carol', 'api']]);
+    assert.equal(done.status, 'committed');
+    assert.equal(trailersOf(stack, done.gitopsCommit)['Ferry-Approved-By'], 'bob (via Temporal), carol');
+    // Once decided, a late signal is refused and recorded too; the outcome stands.
+    await signal('reject', '{"by": "carol"}').catch(() => undefined);
   });
 });
 

@@ -1,19 +1,18 @@
 // The ordering lanes' fast path against real Temporal, PostgreSQL and git: a release alone in its lane starts no lane
 // workflow; a second one escalates the lane to its workflow, which orders them; a drained lane goes back to the fast
-// path; a lane workflow holding a release that joined it directly (a run from before the fast path) is respected.
+// path.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WithStartWorkflowOperation } from '@temporalio/client';
 import pg from 'pg';
-import { laneEnqueueUpdate, laneLeaveSignal, laneStateQuery } from '../workflows/definitions';
-import { configEnv, eventually, getRelease, release, replayWorkflows } from './support/gates';
+import { laneStateQuery } from '../workflows/definitions';
+import { configEnv, release, replayWorkflows } from './support/gates';
 import { startStack, stopSharedTemporal, type Stack } from './support/stack';
 
 const QUEUE = 'releases-lane-fast-path';
 let stack: Stack;
 let db: pg.Pool;
 before(async () => {
-  const env = await configEnv({ solo: { ordering: 'queue' }, busy: { ordering: 'queue' }, held: { ordering: 'queue' } }, { FERRY_AWAIT_FLUX: 'false', FERRY_TASK_QUEUE: QUEUE });
+  const env = await configEnv({ solo: { ordering: 'queue' }, busy: { ordering: 'queue' } }, { FERRY_AWAIT_FLUX: 'false', FERRY_TASK_QUEUE: QUEUE });
   stack = await startStack({ env });
   db = new pg.Pool({ connectionString: stack.databaseUrl, max: 2 });
 });
@@ -67,33 +66,8 @@ describe('lane fast path', () => {
     assert.equal((await stack.ferry.temporal.workflow.getHandle('lane:shop:busy').query(laneStateQuery)).granted, 6);
   });
 
-  test('a lane workflow that holds a release which joined it directly is respected, and the lane drains back', async () => {
-    // What a release from before the fast path does: join the workflow itself (here a stand-in id holds the lane).
-    const holder = { releaseId: 'release:ledger:held:older', runId: 'older-run', ordering: 'queue' as const };
-    const lane = stack.ferry.temporal.workflow;
-    await lane.executeUpdateWithStart(laneEnqueueUpdate, {
-      args: [holder],
-      updateId: 'join:older',
-      startWorkflowOperation: new WithStartWorkflowOperation('laneWorkflow', {
-        workflowId: 'lane:ledger:held', taskQueue: QUEUE, args: [{ app: 'ledger', env: 'held' }], workflowIdConflictPolicy: 'USE_EXISTING',
-      }),
-    });
-    const { releaseId } = await release(stack, 'ledger', 'held');
-    assert.equal((await stack.waitForRelease(releaseId, ['queued'])).status, 'queued');
-    assert.deepEqual(await laneRows('lane:ledger:held'), { lane: { escalated: true }, members: [releaseId] });
-
-    await lane.getHandle('lane:ledger:held').signal(laneLeaveSignal, { releaseId: holder.releaseId, runId: holder.runId });
-    assert.equal((await stack.waitForRelease(releaseId, FINAL)).status, 'committed');
-    await eventually('the lane back on its fast path', async () => {
-      const rows = await laneRows('lane:ledger:held');
-      return rows.lane.escalated === false && rows.members.length === 0;
-    });
-    const r = await getRelease(stack, releaseId);
-    assert.ok(r.timeline.some((t: { status: string }) => t.status === 'queued'));
-  });
-
   test('fast-path release and lane histories replay', async () => {
     assert.ok((await replayWorkflows(stack, 'releaseWorkflow', 10)) >= 10);
-    assert.ok((await replayWorkflows(stack, 'laneWorkflow', 5)) >= 2);
+    assert.equal(await replayWorkflows(stack, 'laneWorkflow', 5), 1);
   });
 });

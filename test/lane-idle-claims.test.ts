@@ -31,8 +31,7 @@ after(async () => {
   await testDb?.close();
 });
 
-// Lanes PostgreSQL knows need no Temporal call on the idle paths: a client that was never connected proves it (any
-// call would fail). A lane new to PostgreSQL asks the server whether its workflow runs (test/lane-fast-path.test.ts).
+// The idle paths need no Temporal call: a client that was never connected proves it (any call would fail).
 const lanesOn = (pool: Db) => createLaneActivities({ temporal: new Client(), db: pool, taskQueue: 'unused' });
 
 

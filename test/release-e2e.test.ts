@@ -5,6 +5,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { makeArtifact, fluxEvent, startStack, stopSharedTemporal, type Stack } from './support/stack';
 import { workflowBundle } from '../worker/runtime';
@@ -236,6 +238,77 @@ describe('releases', () => {
     assert.equal(readFileSync(path.join(writerCache, 'objects', 'info', 'alternates'), 'utf8').trim(), path.join(stack.ferry.gitopsRepo, 'objects'));
     assert.equal(execFileSync('git', ['--git-dir', writerCache, 'count-objects'], { encoding: 'utf8' }).trim(), '0 objects, 0 kilobytes');
     assert.deepEqual(readdirSync(path.join(writerCache, 'objects', 'pack')), []);
+  });
+});
+
+describe('release identity and outcome in Temporal', () => {
+  const post = (artifactId: string) => stack.api('POST', '/api/releases', { artifactId, env: 'staging' });
+  async function settle(id: string): Promise<void> {
+    const row = await stack.waitForRelease(id, ['reconciling']);
+    await stack.postFlux(fluxEvent('ReconciliationSucceeded', row.gitopsCommit, { env: 'staging' }));
+    assert.equal((await stack.waitForRelease(id, ['succeeded', 'failed'])).status, 'succeeded');
+  }
+
+  test('a failed release is a failed workflow whose state stays readable, and it can run again', async () => {
+    const artifact = makeArtifact({ apps: [{ app: 'redo', env: 'staging', manifests: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .MISSING }}}\n' }] });
+    const pushed = await stack.api('POST', '/api/artifacts', artifact);
+    const first = await post(pushed.body.id);
+    assert.equal(first.status, 202);
+    const id = first.body.id as string;
+    const failed = await stack.waitForRelease(id, ['failed', 'succeeded']);
+    assert.equal(failed.status, 'failed');
+
+    const handle = stack.ferry.temporal.workflow.getHandle(id);
+    const err = await handle.result().then(() => null, (e: unknown) => e);
+    assert.ok(err instanceof WorkflowFailedError, String(err));
+    assert.ok(err.cause instanceof ApplicationFailure);
+    assert.equal(err.cause.type, 'ReleaseFailed');
+    assert.match(err.cause.message, /MISSING/);
+    const { runId: firstRun, status } = await handle.describe();
+    assert.equal(status.name, 'FAILED');
+    // The closed run still answers the query, and search finds it by ExecutionStatus.
+    const state = await handle.query<{ status: string; error: string }>('releaseState');
+    assert.equal(state.status, 'failed');
+    assert.match(state.error, /MISSING/);
+    const found = await stack.ferry.temporal.workflow.count(`WorkflowId = "${id}" AND ExecutionStatus = "Failed"`);
+    assert.equal(found.count, 1);
+
+    // Run again: a new run of the same release, not the old answer.
+    const again = await post(pushed.body.id);
+    assert.equal(again.status, 202, JSON.stringify(again.body));
+    assert.equal(again.body.existing, false);
+    assert.equal(again.body.id, id);
+    const latest = stack.ferry.temporal.workflow.getHandle(id);
+    await latest.result().catch(() => undefined);
+    const rerun = await latest.describe();
+    assert.notEqual(rerun.runId, firstRun);
+    assert.equal(rerun.status.name, 'FAILED');
+    assert.equal((await stack.waitForRelease(id, ['failed', 'succeeded'])).status, 'failed');
+  });
+
+  test('releasing an older artifact again is a new release and a new commit; what the environment runs is answered as existing', async () => {
+    const older = await pushAndRelease('goback');
+    await settle(older.releaseId);
+    const newer = await pushAndRelease('goback');
+    await settle(newer.releaseId);
+
+    const back = await post(older.artifactId);
+    assert.equal(back.status, 202, JSON.stringify(back.body));
+    assert.equal(back.body.existing, false);
+    assert.match(back.body.id, new RegExp(`^${older.releaseId}:again-[0-9a-f]{10}$`));
+    // A CI retry while it runs joins it.
+    const retry = await post(older.artifactId);
+    assert.equal(retry.body.id, back.body.id);
+    assert.equal(retry.body.existing, true);
+    await settle(back.body.id);
+    const commits = commitsWithTrailer(back.body.id);
+    assert.equal(commits.length, 1);
+    assert.match(stack.git('show', `${commits[0]}:staging/goback/deployment-goback.yaml`), new RegExp(older.artifact.version.sha));
+
+    // The environment runs exactly this artifact now: the same request is answered with that release.
+    const same = await post(older.artifactId);
+    assert.equal(same.status, 200);
+    assert.deepEqual([same.body.id, same.body.existing, same.body.status], [back.body.id, true, 'succeeded']);
   });
 });
 

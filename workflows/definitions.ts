@@ -65,6 +65,12 @@ export interface DecisionRequest {
   /** The principal deciding (the API passes the token's name). */
   by: string;
   comment?: string;
+  /**
+   * Set only by Ferry's API. A decision without it came through Temporal itself (its CLI or UI) and is recorded and
+   * shown as such ("bob (via Temporal)"): whoever can reach Temporal can decide, so docs/operations.md says how to
+   * keep that to the people who may.
+   */
+  channel?: 'api';
 }
 
 export interface DecisionResult {
@@ -82,6 +88,12 @@ export const DECISION_REFUSALS = { notAllowed: 'NotAllowed', notWaiting: 'NotWai
 export const approveUpdate = defineUpdate<DecisionResult, [DecisionRequest]>('approve');
 export const rejectUpdate = defineUpdate<DecisionResult, [DecisionRequest]>('reject');
 export const overrideFreezeUpdate = defineUpdate<DecisionResult, [DecisionRequest]>('overrideFreeze');
+/**
+ * The same decisions as signals, for clients that signal (`temporal workflow signal --name approve`). Validated like
+ * the Updates; a refused one cannot answer its sender, so it is recorded in the release's timeline as refused.
+ */
+export const approveSignal = defineSignal<[DecisionRequest]>('approve');
+export const rejectSignal = defineSignal<[DecisionRequest]>('reject');
 
 export interface CheckFreezeInput {
   windows: FreezeWindow[];

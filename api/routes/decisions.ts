@@ -19,7 +19,8 @@ const REFUSAL_STATUS: Record<string, number> = {
 /**
  * Approve, reject, override a freeze: each is a Temporal Update on the release workflow whose synchronous validator
  * refuses at once (not an approver, four-eyes, already approved, not waiting). The decision's author is the caller's
- * principal, never a field of the body.
+ * principal, never a field of the body. The request says it came through the API (`channel`); decisions sent to
+ * Temporal directly are recorded as such.
  */
 export function decisionRoutes(ctx: ApiContext): Router {
   const r = Router();
@@ -37,7 +38,7 @@ export function decisionRoutes(ctx: ApiContext): Router {
       try {
         // An Update needs a running worker; rather than hang while none runs, give up and let the caller retry.
         result = await ctx.temporal.withDeadline(Date.now() + 30_000, () =>
-          ctx.temporal.workflow.getHandle(id).executeUpdate(update, { args: [{ by, ...(body.comment !== undefined ? { comment: body.comment } : {}) }] }),
+          ctx.temporal.workflow.getHandle(id).executeUpdate(update, { args: [{ by, channel: 'api', ...(body.comment !== undefined ? { comment: body.comment } : {}) }] }),
         );
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {

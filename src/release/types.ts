@@ -29,12 +29,15 @@ export type ReleaseTrigger = 'manual' | 'auto' | 'promote' | 'rollback';
 
 /** A person's (or Ferry's) decision about a release. */
 export type DecisionKind = 'approve' | 'reject' | 'hotfix' | 'approvals-bypassed';
+export type DecisionChannel = 'api' | 'temporal';
 
 export interface Decision {
   kind: DecisionKind;
   by: string;
   at: string;
   comment?: string;
+  /** How the decision arrived: Ferry's API, or Temporal directly (an Update or signal from its CLI or UI). */
+  channel?: DecisionChannel;
 }
 
 export interface TimelineEntry {
@@ -44,6 +47,8 @@ export interface TimelineEntry {
   /** Set on entries that record a decision: who made it. */
   by?: string;
   decision?: DecisionKind;
+  /** Set on entries that record a decision sent as a Temporal signal and refused (the message says why). */
+  refused?: boolean;
 }
 
 /** What a release is waiting for right now, so people know whom to ask. */

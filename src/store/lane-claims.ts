@@ -27,8 +27,6 @@ export interface LaneMember {
 export interface LaneClaims {
   /** The transaction's session: what is written through it commits or rolls back with the lane's changes. */
   readonly client: pg.PoolClient;
-  /** The lane's row was created by this transaction: nothing in PostgreSQL says what its workflow holds. */
-  readonly created: boolean;
   readonly escalated: boolean;
   /** Oldest first. */
   readonly members: readonly LaneMember[];
@@ -53,9 +51,9 @@ export async function withLaneClaims<T>(db: Db, lane: string, fn: (claims: LaneC
     // A join or leave stuck behind an escalation whose Temporal calls hang gives up and is retried as an activity,
     // rather than piling up sessions. One round trip for both statements (simple query protocol).
     await client.query(`BEGIN; SET LOCAL lock_timeout = '${opts.wait === false ? NO_WAIT : LOCK_TIMEOUT}'`);
-    // The upsert takes the row lock as SELECT ... FOR UPDATE would; xmax = 0 only on a row this statement inserted.
-    const row = await client.query<{ escalated: boolean; created: boolean }>(
-      'INSERT INTO lanes (lane) VALUES ($1) ON CONFLICT (lane) DO UPDATE SET lane = EXCLUDED.lane RETURNING escalated, (xmax = 0) AS created', [lane],
+    // The upsert takes the row lock as SELECT ... FOR UPDATE would.
+    const row = await client.query<{ escalated: boolean }>(
+      'INSERT INTO lanes (lane) VALUES ($1) ON CONFLICT (lane) DO UPDATE SET lane = EXCLUDED.lane RETURNING escalated', [lane],
     );
     let escalated = row.rows[0]!.escalated;
     // A statement of its own, so that its snapshot is taken after the lock was granted and sees the last holder's rows.
@@ -64,7 +62,6 @@ export async function withLaneClaims<T>(db: Db, lane: string, fn: (claims: LaneC
     )).rows.map((r) => ({ releaseId: r.release_id, runId: r.run_id, ordering: r.ordering, enqueued: r.enqueued }));
     const claims: LaneClaims = {
       client,
-      created: row.rows[0]!.created,
       get escalated() { return escalated; },
       members,
       async add(m) {

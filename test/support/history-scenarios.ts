@@ -1,0 +1,90 @@
+// The runs behind the recorded histories in test/histories: one per workflow type and outcome. Used by
+// scripts/record-histories.ts to write the fixtures, and by test/workflow-fixtures.test.ts to check that today's
+// code still issues the commands a fixture holds.
+import { as, configEnv, release as gatedRelease } from './gates';
+import { fluxEvent, makeArtifact, startStack, type Stack } from './stack';
+
+/** Called once per scenario with the workflow that shows it; `running` for entity workflows that never end. */
+export type Keep = (workflowId: string, outcome: string, opts?: { running?: boolean }) => Promise<void>;
+
+/**
+ * production promotes automatically from staging, so a successful staging release records an auto-promotion; only
+ * prod rolls back automatically; gated needs bob's approval, expiring gives up waiting for it at once.
+ */
+export async function startRecordingStack(): Promise<Stack> {
+  return startStack({
+    env: await configEnv({
+      staging: {},
+      production: { promotion: { from: 'staging', auto: true } },
+      prod: { autoRollback: true },
+      gated: { approvals: { required: 1, approvers: ['bob'], timeout: '10m' } },
+      expiring: { approvals: { required: 1, approvers: ['bob'], timeout: '2s' } },
+    }, { FERRY_FLUX_TIMEOUT: '3s' }),
+  });
+}
+
+async function release(stack: Stack, app: string, manifests?: string, env = 'staging') {
+  const pushed = await stack.api('POST', '/api/artifacts', makeArtifact({ apps: [{ app, env, manifests }] }));
+  const started = await stack.api('POST', '/api/releases', { artifactId: pushed.body.id, env });
+  if (started.status !== 202) throw new Error(JSON.stringify(started.body));
+  return { artifactId: pushed.body.id as string, id: started.body.id as string };
+}
+
+async function decide(stack: Stack, id: string, what: 'approve' | 'reject'): Promise<void> {
+  await stack.waitForRelease(id, ['awaiting-approval']);
+  const r = await stack.api('POST', `/api/releases/${encodeURIComponent(id)}/${what}`, { comment: 'recorded' }, as('bob'));
+  if (r.status !== 200) throw new Error(JSON.stringify(r.body));
+}
+
+export async function runScenarios(stack: Stack, keep: Keep): Promise<void> {
+  const ok = await release(stack, 'recorded');
+  const row = await stack.waitForRelease(ok.id, ['reconciling']);
+  const event = await stack.postFlux(fluxEvent('ReconciliationSucceeded', row.gitopsCommit, { env: 'staging' }));
+  await keep(ok.id, 'succeeded');
+  await keep(`flux-event:${event.body.id}`, 'settled');
+  await keep(`artifact:${ok.artifactId}`, 'stored');
+  await keep(`auto-promote:production:${ok.id}`, 'no-env-file');
+
+  // A lone release claims its lane in PostgreSQL and starts no lane workflow (docs/gates.md); two at once do.
+  const pair = await Promise.all([release(stack, 'recorded-pair'), release(stack, 'recorded-pair')]);
+  const rows = await Promise.all(pair.map((p) => stack.waitForRelease(p.id, ['timed-out', 'succeeded', 'failed'], 60_000)));
+  const queued = rows.find((r) => r.timeline.some((t: { status: string }) => t.status === 'queued'));
+  if (!queued) throw new Error('neither release of the pair waited in the lane');
+  await keep(queued.id, 'queued-timed-out');
+  await keep('lane:recorded-pair:staging', 'two-releases', { running: true });
+
+  const cleanup = await stack.api('POST', '/api/events/branch-deleted', { repository: 'acme/shop', branch: 'feature/gone' });
+  if (cleanup.status !== 202) throw new Error(JSON.stringify(cleanup.body));
+  await keep(cleanup.body.workflowId ?? cleanup.body.id, 'nothing-to-remove');
+
+  const failedFlux = await release(stack, 'recorded-bad');
+  const bad = await stack.waitForRelease(failedFlux.id, ['reconciling']);
+  await stack.postFlux(fluxEvent('HealthCheckFailed', bad.gitopsCommit, { env: 'staging' }));
+  await keep(failedFlux.id, 'flux-failed');
+
+  const broken = await release(stack, 'recorded-broken', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .MISSING }}}\n');
+  await keep(broken.id, 'render-failed');
+
+  const slow = await release(stack, 'recorded-slow');
+  await keep(slow.id, 'timed-out');
+
+  // Gates: an approval, a rejection, and an approval that never came.
+  const approved = await gatedRelease(stack, 'recorded-gate', 'gated', 'alice');
+  await decide(stack, approved.releaseId, 'approve');
+  await stack.postFlux(fluxEvent('ReconciliationSucceeded', (await stack.waitForRelease(approved.releaseId, ['reconciling'])).gitopsCommit, { env: 'gated' }));
+  await keep(approved.releaseId, 'approved');
+  const rejected = await gatedRelease(stack, 'recorded-gate', 'gated', 'alice');
+  await decide(stack, rejected.releaseId, 'reject');
+  await keep(rejected.releaseId, 'rejected');
+  const expired = await gatedRelease(stack, 'recorded-gate', 'expiring', 'alice');
+  await keep(expired.releaseId, 'expired');
+
+  // Automatic rollback: a good release, then one Flux fails, which starts one rollback to the good artifact.
+  const good = await release(stack, 'recorded-rollback', undefined, 'prod');
+  await stack.postFlux(fluxEvent('ReconciliationSucceeded', (await stack.waitForRelease(good.id, ['reconciling'])).gitopsCommit, { env: 'prod' }));
+  await stack.waitForRelease(good.id, ['succeeded']);
+  const failing = await release(stack, 'recorded-rollback', undefined, 'prod');
+  await stack.postFlux(fluxEvent('ReconciliationFailed', (await stack.waitForRelease(failing.id, ['reconciling'])).gitopsCommit, { env: 'prod' }));
+  await keep(failing.id, 'auto-rolled-back');
+  await keep(`auto-rollback:${failing.id}`, 'started');
+}
