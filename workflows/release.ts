@@ -6,6 +6,7 @@ import type { NotifyActivities } from '../activities/notify-activities';
 import type { ReconcileActivities } from '../activities/reconcile-activities';
 import type { ReleaseActivities } from '../activities/release-activities';
 import type { WriterActivities } from '../activities/writer-activities';
+import { isRequester } from '../src/auth/four-eyes';
 import type { ReleaseGates } from '../src/gates/types';
 import type { NotifyEvent } from '../src/notify/format';
 import type { ReleaseReconcileSettings } from '../src/reconcile/config';
@@ -176,6 +177,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   // history keeps no trace of refused attempts.
   function validateRequest(req: DecisionRequest, commentRequired: boolean): void {
     if (!req || typeof req.by !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$/.test(req.by)) throw refuse(DECISION_REFUSALS.invalid, '"by" must name the principal deciding');
+    if (req.byId !== undefined && (typeof req.byId !== 'string' || req.byId.length > 600 || /[\u0000-\u001f]/.test(req.byId))) throw refuse(DECISION_REFUSALS.invalid, '"byId" must be a principal id');
     if (req.comment !== undefined && (typeof req.comment !== 'string' || req.comment.length > 2000)) throw refuse(DECISION_REFUSALS.invalid, '"comment" must be a string of at most 2000 characters');
     if (commentRequired && !req.comment?.trim()) throw refuse(DECISION_REFUSALS.invalid, 'a hotfix override needs the reason in "comment"');
   }
@@ -186,7 +188,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       throw refuse(DECISION_REFUSALS.notWaiting, `release is not waiting for approval (status ${state.status}${approval ? `, already ${approval}` : ''})`);
     }
     if (!rule.approvers.includes(req.by)) throw refuse(DECISION_REFUSALS.notAllowed, `${req.by} may not ${kind} releases to ${input.env} (approvers: ${rule.approvers.join(', ')})`);
-    if (kind === 'approve' && rule.fourEyes && req.by === input.releasedBy) throw refuse(DECISION_REFUSALS.notAllowed, `four-eyes rule: ${req.by} requested this release and may not approve it`);
+    if (kind === 'approve' && rule.fourEyes && isRequester(req, input)) throw refuse(DECISION_REFUSALS.notAllowed, `four-eyes rule: ${req.by} requested this release and may not approve it`);
     if (kind === 'approve' && approvals().some((d) => d.by === req.by)) throw refuse(DECISION_REFUSALS.notWaiting, `${req.by} already approved this release`);
   }
 
