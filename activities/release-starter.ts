@@ -165,6 +165,9 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
   // Read before starting: a release already known (running, or ended well) is answered as existing.
   const before = await getRelease(deps.db, workflowId);
   const existing = before !== null && (req.once || (before.status !== 'failed' && before.status !== 'timed-out'));
+  // Recorded before the start: an automatic promotion of this release may run as soon as it succeeds, and it acts
+  // with these rights. A request that only joins a release already running leaves its principal alone.
+  if (!existing) await recordReleasePrincipal(deps.db, workflowId, req.actor);
   // Recorded before the start, so no preview directory can exist that a branch deletion would not know of.
   if (envFile.preview) {
     await recordPreview(deps.db, {
@@ -194,7 +197,6 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
     });
     runId = handle.firstExecutionRunId;
     deps.onStarted?.(handle.eagerlyStarted);
-    await recordReleasePrincipal(deps.db, workflowId, req.actor);
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     const row = await getRelease(deps.db, workflowId);

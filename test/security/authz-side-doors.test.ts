@@ -15,6 +15,7 @@ before(async () => {
   const env = await configEnv({
     dev: {}, qa: {}, staging: {}, production: {},
     canary: { promotion: { from: 'staging', auto: true } },
+    soaked: { promotion: { from: 'staging', auto: true, soak: '6s' } },
   }, { FERRY_FLUX_TIMEOUT: '2m' });
   stack = await startStack({ env });
   flux = fluxResponder(stack);
@@ -148,7 +149,9 @@ describe('attack 2: auto-release as a side door', () => {
     const behind = await stack.ferry.db.query('SELECT principal FROM release_principals WHERE release_id = $1', [staging.id]);
     assert.equal(behind.rows[0].principal.id, 'token-owner:staging-pipeline');
     // Automatic promotion to canary acts for the same pusher, who may not release there.
-    const promotion = await stack.ferry.temporal.workflow.getHandle(`auto-promote:canary:${staging.id}`).result();
+    const canaryPromotion = stack.ferry.temporal.workflow.getHandle(`auto-promote:canary:${staging.id}`);
+    await eventually('the auto-promotion workflow', () => canaryPromotion.describe().then(() => true, () => false));
+    const promotion = await canaryPromotion.result();
     assert.equal(promotion.promoted, false);
     assert.match(promotion.reason, /may act on environment staging only, not "canary"/);
     await assertNoWorkflow(stack, `release:cart:canary:${id}`);
@@ -169,6 +172,24 @@ describe('attack 2: auto-release as a side door', () => {
     await stack.waitForRelease(canary.id, ['succeeded']);
     const behind = await stack.ferry.db.query('SELECT principal FROM release_principals WHERE release_id = $1', [canary.id]);
     assert.equal(behind.rows[0].principal.id, 'token-owner:till-pipeline');
+  });
+});
+
+describe('rights as they stand now', () => {
+  test('an automatic promotion for a token revoked since its release promotes nothing', async () => {
+    const token = await createToken(stack, { name: 'brief-ci', owner: 'brief-pipeline', role: 'ci', envs: ['staging', 'soaked'] });
+    const id = await push(artifact([{ app: 'brief', env: 'staging', deploy: { branch: 'main' } }, { app: 'brief', env: 'soaked' }]), token);
+    const [stagingId] = (await autoReleased(id)).released;
+    await stack.waitForRelease(stagingId!, ['succeeded']);
+    // Revoked while the promotion soaks.
+    assert.equal((await stack.api('DELETE', '/api/tokens/brief-ci')).status, 204);
+    const handle = stack.ferry.temporal.workflow.getHandle(`auto-promote:soaked:${stagingId}`);
+    // Started just after the release's final status is recorded.
+    await eventually('the auto-promotion workflow', () => handle.describe().then(() => true, () => false));
+    const promotion = await handle.result();
+    assert.equal(promotion.promoted, false);
+    assert.match(promotion.reason, /brief-pipeline \(token brief-ci\) was revoked at/);
+    await assertNoWorkflow(stack, `release:brief:soaked:${id}`);
   });
 });
 
