@@ -3,10 +3,13 @@ import { type Artifact, EnvironmentFileSchema } from '../src/artifact/schema';
 import type { Logger } from '../src/log';
 import { NAME_RE } from '../src/names';
 import { type Decision, decideArtifact } from '../src/policy/decide';
-import { previewAppName } from '../src/policy/deploy';
 import { globMatches } from '../src/policy/glob';
 import { renderTemplate } from '../src/render/template';
-import { getArtifact } from '../src/store/artifacts';
+import { artifactPusher, getArtifact } from '../src/store/artifacts';
+import { currentRights } from '../src/store/principals';
+import { previewsOf } from '../src/store/previews';
+import { denial } from '../src/auth/authorize';
+import type { Principal } from '../src/auth/roles';
 import { saveDecision } from '../src/store/decisions';
 import { listPolicies } from '../src/store/policies';
 import { ReleaseRefusedError, type ReleaseStarterDeps, startReleaseWorkflow } from './release-starter';
@@ -26,8 +29,10 @@ export interface AutoReleaseTarget {
 export interface CleanupTarget {
   env: string;
   app: string;
-  /** Why this directory goes: a preview of the branch, or a file's cleanup policy. */
+  /** Why this directory would go: a preview of the branch, or a file's cleanup policy. */
   because: string;
+  /** Why it stays: the caller may not act there, or it is not a preview this branch created. */
+  refused?: string;
 }
 
 export const AUTO_RELEASED_BY = 'auto-release';
@@ -58,68 +63,82 @@ export function createPolicyActivities(deps: PolicyActivityDeps) {
     },
 
     /**
-     * Starts one auto-release through the shared starter (so branch restrictions apply as they do for every
-     * release), at most once per artifact, app and env; a refusal is recorded as the decision.
+     * Starts one auto-release through the shared starter, with the rights of whoever pushed the artifact (as they
+     * stand now: a token revoked since the push releases nothing), so the pusher's environment, repository and app
+     * limits and branch restrictions apply as they do for every release; at most once per artifact, app and env. A
+     * refusal is recorded as the decision, with the reason.
      */
     async startAutoRelease(input: { artifactId: string; app: string; env: string }): Promise<{ releaseId: string | null; refused: string | null }> {
+      const refuse = async (message: string, refused: boolean) => {
+        await db.query(
+          `UPDATE artifact_decisions SET matched = false, refused = $4, reasons = reasons || $5::jsonb, decided_at = now()
+           WHERE artifact_id = $1 AND app = $2 AND env = $3`,
+          [input.artifactId, input.app, input.env, refused, JSON.stringify([message])],
+        );
+        deps.log.info('auto-release refused', { artifactId: input.artifactId, app: input.app, env: input.env, reason: message });
+        return { releaseId: null, refused: message };
+      };
+      const pusher = await artifactPusher(db, input.artifactId);
+      if (!pusher) return refuse('not released: nobody is recorded as having pushed this artifact, so nobody\'s rights can release it', true);
+      const rights = await currentRights(db, pusher);
+      if ('refused' in rights) return refuse(`not released: the pusher ${rights.refused}`, true);
       try {
-        const started = await startReleaseWorkflow(deps.starter, { artifactId: input.artifactId, env: input.env, app: input.app, trigger: 'auto', releasedBy: AUTO_RELEASED_BY, once: true });
+        const started = await startReleaseWorkflow(deps.starter, {
+          artifactId: input.artifactId, env: input.env, app: input.app, trigger: 'auto', releasedBy: AUTO_RELEASED_BY, actor: rights.principal, once: true,
+        });
         await db.query('UPDATE artifact_decisions SET release_id = $4 WHERE artifact_id = $1 AND app = $2 AND env = $3', [input.artifactId, input.app, input.env, started.id]);
         deps.log.info('auto-release started', { artifactId: input.artifactId, app: input.app, env: input.env, releaseId: started.id, existing: started.existing });
         return { releaseId: started.id, refused: null };
       } catch (err) {
         if (!(err instanceof ReleaseRefusedError)) throw err;
-        // A restriction set after the artifact was evaluated, or the artifact gone: record why, release nothing.
-        await db.query(
-          `UPDATE artifact_decisions SET matched = false, refused = $4, reasons = reasons || $5::jsonb, decided_at = now()
-           WHERE artifact_id = $1 AND app = $2 AND env = $3`,
-          [input.artifactId, input.app, input.env, err.kind === 'restricted', JSON.stringify([err.message])],
-        );
-        deps.log.info('auto-release refused', { artifactId: input.artifactId, app: input.app, env: input.env, reason: err.message });
-        return { releaseId: null, refused: err.message };
+        // The pusher may not release here, a restriction set after the artifact was evaluated, or the artifact
+        // gone: record why, release nothing.
+        return refuse(err.message, err.kind === 'restricted' || err.kind === 'forbidden');
       }
     },
 
     /**
-     * Directories to remove when `branch` of `repository` is deleted: each preview environment file's
-     * `<env>/<app>-<branch>`, and each `cleanup` policy whose branch glob matches, as its `app` template names.
-     * The files come from the repository's recent artifacts, newest first.
+     * Directories to remove when `branch` of `repository` is deleted: the previews that artifacts of that repository
+     * and branch created (recorded when each preview release started), and nothing else. Each needs the caller's
+     * right to release there (ci or deployer for the env, within its repository and app scopes); one it lacks is
+     * returned with `refused` and left in place. A `cleanup` policy in an environment file cannot name anything
+     * else: a name it renders that is not such a preview is returned as refused too, so the file's author sees why.
      */
-    async findBranchCleanups(input: { repository: string; branch: string }): Promise<CleanupTarget[]> {
-      const r = await db.query<{ app: string; env: string; preview: boolean | null; cleanup: { branch?: string; app?: string; event?: string } | null }>(
-        `SELECT e->>'app' AS app, e->>'env' AS env, (e->>'preview')::boolean AS preview, e->'cleanup' AS cleanup
+    async findBranchCleanups(input: { repository: string; branch: string; actor?: Principal }): Promise<CleanupTarget[]> {
+      const targets = new Map<string, CleanupTarget>();
+      const previews = await previewsOf(db, input.repository, input.branch);
+      for (const p of previews) {
+        const because = `preview of ${p.sourceApp} for branch "${input.branch}"`;
+        const refused = !input.actor
+          ? 'nobody is recorded as having asked for this cleanup'
+          : denial(input.actor, ['ci', 'deployer'], { env: p.env, app: p.sourceApp, repository: input.repository })?.message;
+        targets.set(`${p.env}/${p.app}`, { env: p.env, app: p.app, because, ...(refused ? { refused } : {}) });
+      }
+      const r = await db.query<{ app: string; env: string; cleanup: { branch?: string; app?: string; event?: string } | null }>(
+        `SELECT DISTINCT ON (e->>'env', e->>'app') e->>'app' AS app, e->>'env' AS env, e->'cleanup' AS cleanup
          FROM (SELECT body, created_at FROM artifacts WHERE repository = $1 ORDER BY created_at DESC LIMIT 500) a,
               jsonb_array_elements(a.body->'environments') e
-         WHERE e->>'preview' = 'true' OR e ? 'cleanup'
-         ORDER BY a.created_at DESC`,
+         WHERE e ? 'cleanup'
+         ORDER BY e->>'env', e->>'app', a.created_at DESC`,
         [input.repository],
       );
-      const seenFile = new Set<string>();
-      const targets = new Map<string, CleanupTarget>();
       for (const row of r.rows) {
-        const key = `${row.env}/${row.app}`;
-        if (seenFile.has(key)) continue; // the newest artifact's version of the file decides
-        seenFile.add(key);
-        if (row.preview && input.branch !== deps.mainBranch) {
-          let app: string;
-          try {
-            app = previewAppName(row.app, input.branch);
-          } catch {
-            continue;
-          }
-          targets.set(`${row.env}/${app}`, { env: row.env, app, because: `preview of ${row.app} for branch "${input.branch}"` });
-        }
         const c = row.cleanup;
-        if (c?.event === 'branchDeleted' && typeof c.branch === 'string' && typeof c.app === 'string' && globMatches(c.branch, input.branch, 'branch')) {
-          try {
-            const app = renderTemplate(c.app, { BRANCH: input.branch, APP: row.app, ENV: row.env }, { file: `environment file ${key} (cleanup.app)` });
-            if (!NAME_RE.test(app)) throw new Error(`"${app}" is not a valid app name`);
-            targets.set(`${row.env}/${app}`, { env: row.env, app, because: `cleanup policy of ${row.app} (branch "${c.branch}")` });
-          } catch (err) {
-            deps.log.warn('cleanup policy skipped', { file: key, branch: input.branch, error: (err as Error).message });
-          }
+        if (c?.event !== 'branchDeleted' || typeof c.branch !== 'string' || typeof c.app !== 'string' || !globMatches(c.branch, input.branch, 'branch')) continue;
+        let app: string;
+        try {
+          app = renderTemplate(c.app, { BRANCH: input.branch, APP: row.app, ENV: row.env }, { file: `environment file ${row.env}/${row.app} (cleanup.app)` });
+        } catch (err) {
+          deps.log.warn('cleanup policy skipped', { file: `${row.env}/${row.app}`, branch: input.branch, error: (err as Error).message });
+          continue;
         }
+        if (targets.has(`${row.env}/${app}`)) continue;
+        targets.set(`${row.env}/${app}`, {
+          env: row.env, app: NAME_RE.test(app) ? app : JSON.stringify(app), because: `cleanup policy of ${row.app} (branch "${c.branch}")`,
+          refused: `not removed: no artifact of ${input.repository} branch "${input.branch}" created a preview named "${app}" in ${row.env}; a cleanup policy removes only such previews`,
+        });
       }
+      for (const t of targets.values()) if (t.refused) deps.log.info('cleanup refused', { repository: input.repository, branch: input.branch, dir: `${t.env}/${t.app}`, reason: t.refused });
       return [...targets.values()].sort((a, b) => (`${a.env}/${a.app}` < `${b.env}/${b.app}` ? -1 : 1));
     },
   };

@@ -7,7 +7,11 @@ import { autoPromotionsFrom, type EnvironmentsFile, fluxKustomizationOf, resolve
 import { reconcileSettingsFor, type ReconcileConfig } from '../src/reconcile/config';
 import { effectiveRestriction, type Policy, restrictionRefusal } from '../src/policy/policies';
 import { releaseWorkflowId, type ReleaseState, type ReleaseTrigger } from '../src/release/types';
+import { releaseDenial } from '../src/auth/authorize';
+import type { Principal } from '../src/auth/roles';
 import { getArtifact } from '../src/store/artifacts';
+import { previewClash, recordPreview } from '../src/store/previews';
+import { recordReleasePrincipal } from '../src/store/principals';
 import type { Db } from '../src/store/db';
 import { listPolicies } from '../src/store/policies';
 import { lastCommittedRelease } from '../src/store/history';
@@ -19,8 +23,8 @@ import type { releaseWorkflow } from '../workflows/release';
 
 /**
  * The one place a release workflow is started, for every way a release begins: the API (manual, promote,
- * rollback) and the artifact workflow's activities (auto). Branch restrictions are enforced here, so no path
- * can go around them.
+ * rollback) and the artifact workflow's activities (auto). Who may release (roles, environments, repository and
+ * app scopes of the acting principal) and branch restrictions are decided here, so no path can go around them.
  */
 export interface ReleaseStarterDeps {
   db: Db;
@@ -51,7 +55,15 @@ export interface StartReleaseRequest {
   /** The environment file's app, or a preview's `<app>-<branch>`; optional when the env has one app. */
   app?: string;
   trigger: ReleaseTrigger;
+  /** What the release records as its author (display). */
   releasedBy: string;
+  /**
+   * Whose rights the release is started with: the caller, the pusher of an auto-released artifact, the principal
+   * behind the release an automatic promotion promotes, or Ferry itself for an automatic rollback.
+   */
+  actor: Principal;
+  /** An automatic promotion: needs the right to release to the target (ci or deployer), not a deployer's call. */
+  automatic?: boolean;
   /**
    * Never run this release id again once it ran, whatever its outcome (auto-release: one artifact never starts the
    * same release twice). Otherwise a failed release may be started again.
@@ -77,7 +89,7 @@ export interface StartedRelease {
 /** Why a release was not started; callers map `kind` to their own answer (HTTP status, a recorded decision). */
 export class ReleaseRefusedError extends Error {
   constructor(
-    readonly kind: 'not-found' | 'ambiguous' | 'restricted',
+    readonly kind: 'not-found' | 'ambiguous' | 'restricted' | 'forbidden',
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
@@ -129,6 +141,14 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
     });
   }
 
+  const refused = releaseDenial(req.actor, req.trigger, { env: req.env, app: envFile.app, repository: artifact.version.repositoryName }, req.automatic);
+  if (refused) {
+    throw new ReleaseRefusedError('forbidden', `forbidden: ${refused.message}`, {
+      reason: 'not-authorized',
+      missing: refused.missing === 'role' ? { role: refused.needed } : refused.missing === 'env' ? { env: refused.env } : refused.missing === 'scope' ? { [refused.scope]: refused.value } : {},
+    });
+  }
+
   const branch = artifactBranch(artifact.version);
   const restriction = effectiveRestriction(envFile.app, req.env, deps.branchRestrictions, await listPolicies(deps.db, { app: envFile.app }));
   const refusal = restrictionRefusal(restriction, branch);
@@ -144,6 +164,10 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
   if (layoutRefusal) {
     throw new ReleaseRefusedError('restricted', layoutRefusal, { reason: 'flux-kustomization', issues: [{ path: 'app', message: layoutRefusal }] });
   }
+  if (envFile.preview) {
+    const clash = await previewClash(deps.db, { env: req.env, app, repository: artifact.version.repositoryName, branch: artifact.version.branch ?? '' });
+    if (clash) throw new ReleaseRefusedError('restricted', clash, { reason: 'preview-name-taken', issues: [{ path: 'app', message: clash }] });
+  }
   const workflowId = await releaseIdentity(deps.db, releaseWorkflowId(app, req.env, artifact.id, req.suffix), { app, env: req.env, artifactId: artifact.id, once: req.once });
   const links = { ...(req.rollbackOf ? { rollbackOf: req.rollbackOf } : {}), ...(req.promotedFrom ? { promotedFrom: req.promotedFrom } : {}) };
   const input: ReleaseInput = {
@@ -155,6 +179,8 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
     branch: artifact.version.branch ?? '',
     trigger: req.trigger,
     releasedBy: req.releasedBy,
+    releasedById: req.actor.id,
+    releasedByName: req.actor.name,
     writerTaskQueue: deps.writerTaskQueue,
     awaitFlux: deps.awaitFlux,
     fluxTimeout: deps.fluxTimeout,
@@ -167,6 +193,16 @@ export async function startReleaseWorkflow(deps: ReleaseStarterDeps, req: StartR
   // Read before starting: a release already known (running, or ended well) is answered as existing.
   const before = await getRelease(deps.db, workflowId);
   const existing = before !== null && (req.once || !NOT_RELEASED.has(before.status));
+  // Recorded before the start: an automatic promotion of this release may run as soon as it succeeds, and it acts
+  // with these rights. A request that only joins a release already running leaves its principal alone.
+  if (!existing) await recordReleasePrincipal(deps.db, workflowId, req.actor);
+  // Recorded before the start, so no preview directory can exist that a branch deletion would not know of.
+  if (envFile.preview) {
+    await recordPreview(deps.db, {
+      env: req.env, app, repository: artifact.version.repositoryName, branch: artifact.version.branch ?? '', sourceApp: envFile.app,
+      artifactId: artifact.id, releaseId: workflowId, createdBy: req.actor.id,
+    });
+  }
   let runId: string;
   try {
     const handle = await deps.temporal.workflow.start<typeof releaseWorkflow>('releaseWorkflow', {

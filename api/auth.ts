@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { createOidcVerifier, looksLikeJwt, OidcRejection, type OidcConfig } from '../src/auth/oidc';
-import { deny, type Principal, type Role } from '../src/auth/roles';
+import { databaseTokenPrincipal, tokensFilePrincipal } from '../src/auth/principals';
+import { type Denial, deny, type Principal, type Role } from '../src/auth/roles';
 import { parseToken, secretMatches, secretsEqual } from '../src/auth/tokens';
 import type { Logger } from '../src/log';
 import type { Db } from '../src/store/db';
@@ -26,7 +27,9 @@ export function adminTokenAuthenticator(adminToken: string): Authenticator {
   return async (token) => (secretsEqual(token, adminToken) ? bootstrapAdmin() : null);
 }
 
-const bootstrapAdmin = (): Principal => ({ name: 'admin', actor: 'admin', role: 'admin', grants: [{ role: 'admin', envs: null }], via: 'bootstrap' });
+const bootstrapAdmin = (): Principal => ({
+  id: 'bootstrap:admin', name: 'admin', actor: 'admin', role: 'admin', grants: [{ role: 'admin', envs: null }], repos: null, apps: null, via: 'bootstrap',
+});
 
 /**
  * The bootstrap admin token, then API tokens from PostgreSQL (read on every request, so a revocation takes effect
@@ -39,9 +42,7 @@ export function createAuthenticator(opts: { db: Db; adminToken: string; oidc?: O
     // Every static token is compared, so the time taken does not tell which one matched.
     let fromFile: NamedToken | undefined;
     for (const t of opts.staticTokens ?? []) if (secretsEqual(token, t.token) && !fromFile) fromFile = t;
-    if (fromFile) {
-      return { name: fromFile.name, actor: fromFile.name, role: fromFile.roles[0]!, grants: fromFile.roles.map((role) => ({ role, envs: null })), via: 'token' };
-    }
+    if (fromFile) return tokensFilePrincipal(fromFile);
     const parsed = parseToken(token);
     if (parsed) {
       const row = await tokenForAuth(opts.db, parsed.id);
@@ -49,15 +50,7 @@ export function createAuthenticator(opts: { db: Db; adminToken: string; oidc?: O
       if (row.revokedAt) throw new AuthRejection(`token "${row.name}" was revoked at ${row.revokedAt}`);
       if (row.expiresAt && Date.parse(row.expiresAt) <= Date.now()) throw new AuthRejection(`token "${row.name}" expired at ${row.expiresAt}`);
       touchToken(opts.db, row.id).catch((err) => opts.log?.warn('could not record token use', { tokenId: row.id, error: String(err) }));
-      return {
-        name: row.owner,
-        actor: `${row.owner} (token ${row.name})`,
-        role: row.role,
-        grants: [{ role: row.role, envs: row.envs }],
-        via: 'token',
-        tokenId: row.id,
-        tokenName: row.name,
-      };
+      return databaseTokenPrincipal(row);
     }
     if (verifyJwt && looksLikeJwt(token)) {
       try {
@@ -137,13 +130,22 @@ export function authorize(req: Request, roles: readonly Role[], env?: string): P
   const p = req.principal;
   if (!p) throw new HttpError(401, 'missing bearer token (Authorization: Bearer <token>)');
   const d = deny(p, roles, env);
-  if (d) {
-    throw new HttpError(403, `forbidden: ${d.message}`, {
-      missing: d.missing === 'role' ? { role: d.needed } : { env: d.env },
-      ...(d.missing === 'env' ? { allowedEnvs: d.allowed } : {}),
-    });
-  }
+  if (d) throw forbidden(d);
   return p;
+}
+
+/** The 403 for a refusal: what is missing (a role, the environment, a repository or app scope), machine-readable. */
+export function forbidden(d: Denial, doing?: string): HttpError {
+  const missing =
+    d.missing === 'role' ? { role: d.needed }
+    : d.missing === 'env' ? { env: d.env }
+    : d.missing === 'scope' ? { [d.scope === 'repository' ? 'repository' : 'app']: d.value }
+    : { owner: true };
+  return new HttpError(403, `forbidden: ${doing ? `cannot ${doing}: ` : ''}${d.message}`, {
+    missing,
+    ...(d.missing === 'env' ? { allowedEnvs: d.allowed } : {}),
+    ...(d.missing === 'scope' ? { allowed: d.allowed } : {}),
+  });
 }
 
 type EnvOf = (req: Request) => string | undefined | Promise<string | undefined>;

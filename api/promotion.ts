@@ -2,15 +2,22 @@
 // startRelease like every other, so branch restrictions, gates and ordering apply.
 import { createHash } from 'node:crypto';
 import { msToNumber } from '@temporalio/common/lib/time';
+import type { Principal } from '../src/auth/roles';
 import { getArtifact } from '../src/store/artifacts';
+import { currentRights, releasePrincipal } from '../src/store/principals';
 import { AmbiguousCommitError, currentRelease, lastCommittedRelease, previousRelease, releaseByCommit } from '../src/store/history';
 import type { ApiContext } from './context';
 import { HttpError } from './errors';
 import { type StartedRelease, startRelease } from './routes/releases';
 
+/**
+ * `actor` promotes, with its own rights; an automatic promotion (`automatic`, no actor) acts for the principal
+ * behind the release it promotes, with that principal's rights as they stand now: what they could not release to
+ * the target themselves, the automatic promotion does not release either.
+ */
 export async function promote(
   ctx: ApiContext,
-  req: { app: string; env: string; by: string; expectArtifactId?: string },
+  req: { app: string; env: string; by: string; expectArtifactId?: string } & ({ actor: Principal; automatic?: false } | { automatic: true }),
 ): Promise<StartedRelease> {
   const cfg = ctx.environments.environments[req.env];
   if (!cfg?.promotion) {
@@ -31,7 +38,19 @@ export async function promote(
       throw new HttpError(409, `${source.artifactId} must run in "${from}" for ${cfg.promotion.soak} before promotion to "${req.env}" (soaking until ${until})`, { soakUntil: until, source: source.id });
     }
   }
-  return startRelease(ctx, { artifactId: source.artifactId, env: req.env, app: req.app, trigger: 'promote', releasedBy: req.by, promotedFrom: source.id });
+  let actor: Principal;
+  if (req.automatic) {
+    const behind = await releasePrincipal(ctx.db, source.id);
+    if (!behind) throw new HttpError(403, `forbidden: nobody is recorded behind ${source.id}, so nobody's rights can promote it automatically`);
+    const rights = await currentRights(ctx.db, behind);
+    if ('refused' in rights) throw new HttpError(403, `forbidden: ${rights.refused}; not promoted automatically`);
+    actor = rights.principal;
+  } else {
+    actor = req.actor;
+  }
+  return startRelease(ctx, {
+    artifactId: source.artifactId, env: req.env, app: req.app, trigger: 'promote', releasedBy: req.by, promotedFrom: source.id, actor, automatic: req.automatic === true,
+  });
 }
 
 /**
@@ -41,7 +60,7 @@ export async function promote(
  */
 export async function rollback(
   ctx: ApiContext,
-  req: { app: string; env: string; to?: string; by: string; expectHead?: string },
+  req: { app: string; env: string; to?: string; by: string; expectHead?: string; actor: Principal },
 ): Promise<StartedRelease> {
   const head = await lastCommittedRelease(ctx.db, req.app, req.env);
   // Automatic rollback: only while the failed release is still what the GitOps repository holds; a newer commit
@@ -78,7 +97,7 @@ export async function rollback(
   // One rollback per (what is rolled back, target): a repeated request finds the same release.
   const suffix = `rollback-${createHash('sha256').update(head?.id ?? '').digest('hex').slice(0, 10)}`;
   const started = await startRelease(ctx, {
-    artifactId, env: req.env, app: req.app, trigger: 'rollback', releasedBy: req.by, suffix, ...(head ? { rollbackOf: head.id } : {}),
+    artifactId, env: req.env, app: req.app, trigger: 'rollback', releasedBy: req.by, actor: req.actor, suffix, ...(head ? { rollbackOf: head.id } : {}),
   });
   return { ...started, rollbackOf: head?.id ?? null };
 }

@@ -11,6 +11,7 @@ import { createApi } from '../api/app';
 import type { ApiContext } from '../api/context';
 import { HttpError } from '../api/errors';
 import { promote, rollback } from '../api/promotion';
+import { systemPrincipal } from '../src/auth/authorize';
 import { durationMs, type FerryConfig } from '../src/config';
 import { GitopsWriters, type RepoLayout } from '../src/gitops/repos';
 import { createLogger, type Logger } from '../src/log';
@@ -108,10 +109,11 @@ export async function startFerry(
       namespace: services.namespace, temporalUiUrl: services.temporalUiUrl, publicUrl: config.publicUrl,
       oidcSignIn: config.oidc && config.oidcSignIn ? { ...config.oidcSignIn, issuer: config.oidc.issuer } : undefined,
     };
-    // Auto-promotions start releases the way POST /api/promote does, with the same checks.
+    // Auto-promotions start releases the way POST /api/promote does, with the same checks, acting for the
+    // principal behind the release they promote.
     const promoter: Promoter = async (r) => {
       try {
-        return { ok: true, releaseId: (await promote(apiContext, r)).id };
+        return { ok: true, releaseId: (await promote(apiContext, { app: r.app, env: r.env, by: r.by, expectArtifactId: r.expectArtifactId, automatic: true })).id };
       } catch (err) {
         if (err instanceof HttpError && err.status < 500) return { ok: false, reason: err.message };
         throw err;
@@ -120,7 +122,8 @@ export async function startFerry(
     // Automatic rollbacks go the way POST /api/rollback does: same target choice, gates and ordering.
     const rollbacker: Rollbacker = async (r) => {
       try {
-        const started = await rollback(apiContext, { app: r.app, env: r.env, by: r.by, expectHead: r.failedReleaseId });
+        // Configured by the operator (autoRollback in FERRY_CONFIG) and only ever back to what ran there before.
+        const started = await rollback(apiContext, { app: r.app, env: r.env, by: r.by, expectHead: r.failedReleaseId, actor: systemPrincipal('auto-rollback') });
         const row = await getRelease(db, started.id);
         return { ok: true, releaseId: started.id, artifactId: row?.artifactId ?? '', existing: started.existing };
       } catch (err) {

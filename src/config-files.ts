@@ -8,6 +8,8 @@ import YAML from 'yaml';
 import { z, type ZodType } from 'zod';
 import { type EnvironmentsFile, EnvironmentsFileSchema, PrincipalNameSchema } from './gates/environments';
 import { type Role, RoleSchema } from './auth/roles';
+import { ScopeListSchema } from './auth/scopes';
+import { zName } from './names';
 import { type ReconcileConfig, ReconcileConfigError, resolveReconcileConfig } from './reconcile/config';
 
 export class ConfigFileError extends Error {}
@@ -56,7 +58,8 @@ export function loadFerryConfigFile(file: string | undefined, env: NodeJS.Proces
 /**
  * Static API tokens kept in a file (FERRY_TOKENS_FILE), for deployments that manage people's tokens as
  * configuration rather than through the token API. Each names the principal that approvals, four-eyes checks and
- * commit trailers see, and the roles it holds (least privilege by default: ci).
+ * commit trailers see, and the roles it holds (least privilege by default: ci), optionally limited to environments,
+ * repositories and apps like a database token.
  */
 const TokensFileSchema = z.strictObject({
   tokens: z
@@ -64,6 +67,9 @@ const TokensFileSchema = z.strictObject({
       name: PrincipalNameSchema.refine((n) => n !== 'admin', { error: '"admin" is the admin token\'s name' }),
       token: z.string().min(16, 'must be at least 16 characters'),
       roles: z.array(RoleSchema).min(1).default(['ci']),
+      envs: z.array(zName('env')).min(1).optional(),
+      repos: ScopeListSchema.optional(),
+      apps: ScopeListSchema.optional(),
     }))
     .default([]),
 }).superRefine((f, ctx) => {
@@ -76,7 +82,7 @@ const TokensFileSchema = z.strictObject({
     tokens.add(t.token);
   });
 });
-export type NamedToken = { name: string; token: string; roles: Role[] };
+export type NamedToken = { name: string; token: string; roles: Role[]; envs?: string[]; repos?: string[]; apps?: string[] };
 
 export function loadTokensFile(file: string | undefined): NamedToken[] {
   return file ? readConfigFile('FERRY_TOKENS_FILE', file, TokensFileSchema).tokens : [];

@@ -69,7 +69,7 @@ test('items and key=value flags', () => {
 });
 
 describe('grants', () => {
-  const p = (grants: Principal['grants']): Principal => ({ name: 'n', actor: 'n (token t)', role: grants[0].role, grants, via: 'token' });
+  const p = (grants: Principal['grants']): Principal => ({ id: 'token-owner:n', name: 'n', actor: 'n (token t)', role: grants[0].role, grants, repos: null, apps: null, via: 'token' });
 
   test('roles are sets of rights; admin has all of them', () => {
     assert.equal(deny(p([{ role: 'admin', envs: null }]), ['approver'], 'prod'), null);

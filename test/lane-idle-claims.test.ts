@@ -9,6 +9,7 @@ import type pg from 'pg';
 import { createLaneActivities } from '../activities/lane-activities';
 import { ArtifactInputSchema, normalizeArtifact } from '../src/artifact/schema';
 import { laneWorkflowId, type ReleaseState } from '../src/release/types';
+import { systemPrincipal } from '../src/auth/authorize';
 import { saveArtifact } from '../src/store/artifacts';
 import { createPool, type Db } from '../src/store/db';
 import { withLaneClaims } from '../src/store/lane-claims';
@@ -25,7 +26,7 @@ before(async () => {
   testDb = await openTestDatabase('ferry-idle-lanes-');
   ({ databaseUrl, db } = testDb);
   // Release rows name a stored artifact.
-  artifactId = (await saveArtifact(db, normalizeArtifact(ArtifactInputSchema.parse(makeArtifact({ apps: [{ app: 'calm', env: 'idle' }] }))))).artifact.id;
+  artifactId = (await saveArtifact(db, normalizeArtifact(ArtifactInputSchema.parse(makeArtifact({ apps: [{ app: 'calm', env: 'idle' }] }))), { actor: 'admin', pusher: systemPrincipal('test') })).artifact.id;
 });
 after(async () => {
   await testDb?.close();

@@ -9,10 +9,13 @@ const policy = wf.proxyActivities<PolicyActivities>({
 });
 
 /**
- * A branch was deleted: remove the directories of its previews (and of matching cleanup policies) from the GitOps
- * repository, one commit per directory, through the single writer. Flux then prunes the resources.
+ * A branch was deleted: remove the directories of the previews that artifacts of that repository and branch created,
+ * where the caller may act, from the GitOps repository, one commit per directory, through the single writer. Flux
+ * then prunes the resources. What stays, and why, is part of the result.
  */
-export async function branchCleanupWorkflow(input: BranchCleanupInput): Promise<{ removed: Array<{ dir: string; commit: string; status: string }> }> {
+export async function branchCleanupWorkflow(
+  input: BranchCleanupInput,
+): Promise<{ removed: Array<{ dir: string; commit: string; status: string }>; refused?: Array<{ dir: string; reason: string }> }> {
   const writer = wf.proxyActivities<WriterActivities>({
     taskQueue: input.writerTaskQueue,
     startToCloseTimeout: '10 minutes',
@@ -21,9 +24,14 @@ export async function branchCleanupWorkflow(input: BranchCleanupInput): Promise<
   });
   const info = wf.workflowInfo();
   const notBefore = new Date(info.runStartTime.getTime()).toISOString();
-  const targets = await policy.findBranchCleanups({ repository: input.repository, branch: input.branch });
+  const targets = await policy.findBranchCleanups({ repository: input.repository, branch: input.branch, ...(input.actor ? { actor: input.actor } : {}) });
   const removed: Array<{ dir: string; commit: string; status: string }> = [];
+  const refused: Array<{ dir: string; reason: string }> = [];
   for (const t of targets) {
+    if (t.refused) {
+      refused.push({ dir: `${t.env}/${t.app}`, reason: t.refused });
+      continue;
+    }
     const r = await writer.removeAppDirectory({
       changeId: `cleanup:${info.runId}:${t.env}/${t.app}`,
       env: t.env,
@@ -34,5 +42,5 @@ export async function branchCleanupWorkflow(input: BranchCleanupInput): Promise<
     });
     removed.push({ dir: `${t.env}/${t.app}`, commit: r.commit, status: r.status });
   }
-  return { removed };
+  return { removed, ...(refused.length ? { refused } : {}) };
 }

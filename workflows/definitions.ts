@@ -1,6 +1,7 @@
 // Names shared by the workflows, the workers and the API. Wire names are an API: never rename them.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Principal } from '../src/auth/roles';
 import type { AutoPromotion, FreezeState, FreezeWindow, Ordering, ReleaseGates } from '../src/gates/types';
 import type { ReleaseReconcileSettings } from '../src/reconcile/config';
 import type { ClusterVerdict } from '../src/reconcile/verdicts';
@@ -33,6 +34,10 @@ export interface ReleaseInput extends Pick<ReleaseState, 'app' | 'env' | 'artifa
   rollbackOf?: string;
   /** Promotions: the release in the previous environment. */
   promotedFrom?: string;
+  /** The stable id of the principal behind the release (four-eyes compares it), e.g. `token-owner:alice`. */
+  releasedById?: string;
+  /** That principal's name as approver lists spell it (the pusher of an auto-release, not "auto-release"). */
+  releasedByName?: string;
 }
 
 /** A Flux verdict about a commit that is this release's commit or one of its descendants (per cluster). */
@@ -53,6 +58,8 @@ export interface BranchCleanupInput {
   repository: string;
   branch: string;
   requestedBy: string;
+  /** Whose rights the cleanup has (the caller's principal); without one, nothing is removed. */
+  actor?: Principal;
   /** Task queue of the single GitOps writer. */
   writerTaskQueue: string;
 }
@@ -62,8 +69,10 @@ export const artifactWorkflowId = (artifactId: string) => `artifact:${artifactId
 // --- Gates: approvals and hotfix overrides, as Updates so a refusal reaches the caller at once ---
 
 export interface DecisionRequest {
-  /** The principal deciding (the API passes the token's name). */
+  /** The principal deciding, as approver lists name it (the API passes the caller's name). */
   by: string;
+  /** The deciding principal's stable id (the API always passes it); four-eyes compares it with the release's. */
+  byId?: string;
   comment?: string;
   /**
    * Set only by Ferry's API. A decision without it came through Temporal itself (its CLI or UI) and is recorded and

@@ -12,17 +12,17 @@ import {
 import type { LaneSeat } from './release-lane';
 import { localSteps } from './release-proxies';
 import { decidedBy, type Ending, type ReleaseRun } from './release-run';
+import { isRequester } from '../src/auth/four-eyes';
 
-/** The four-eyes rule's question: is the person deciding the one who asked for the release? */
-export function isRequester(req: DecisionRequest, input: ReleaseInput): boolean {
-  return req.by === input.releasedBy;
-}
+// The four-eyes rule's question, "is the person deciding the one who asked for the release?", compares principal ids.
+export { isRequester } from '../src/auth/four-eyes';
 
 const refuse = (type: string, message: string) => wf.ApplicationFailure.create({ type, message, nonRetryable: true });
 
 /** Who may decide, what a decision looks like; throws the refusal the caller hears. */
 function validateRequest(req: DecisionRequest, commentRequired: boolean): void {
   if (!req || typeof req.by !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$/.test(req.by)) throw refuse(DECISION_REFUSALS.invalid, '"by" must name the principal deciding');
+  if (req.byId !== undefined && (typeof req.byId !== 'string' || req.byId.length > 600 || /[\u0000-\u001f]/.test(req.byId))) throw refuse(DECISION_REFUSALS.invalid, '"byId" must be a principal id');
   if (req.comment !== undefined && (typeof req.comment !== 'string' || req.comment.length > 2000)) throw refuse(DECISION_REFUSALS.invalid, '"comment" must be a string of at most 2000 characters');
   if (commentRequired && !req.comment?.trim()) throw refuse(DECISION_REFUSALS.invalid, 'a hotfix override needs the reason in "comment"');
   if (req.channel !== undefined && req.channel !== 'api') throw refuse(DECISION_REFUSALS.invalid, '"channel" is set only by Ferry\'s API');

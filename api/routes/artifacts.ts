@@ -1,7 +1,8 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { Router } from 'express';
-import { ArtifactInputSchema, normalizeArtifact } from '../../src/artifact/schema';
-import { ArtifactConflictError, getArtifact, saveArtifact } from '../../src/store/artifacts';
+import { type Artifact, ArtifactInputSchema, normalizeArtifact } from '../../src/artifact/schema';
+import type { Principal } from '../../src/auth/roles';
+import { ArtifactConflictError, ArtifactRefusedError, getArtifact, saveArtifact } from '../../src/store/artifacts';
 import { type ArtifactWorkflowInput, artifactWorkflowId } from '../../workflows/definitions';
 import { actorOf, requireRole } from '../auth';
 import type { ApiContext } from '../context';
@@ -12,16 +13,11 @@ export function artifactRoutes(ctx: ApiContext): Router {
 
   r.post('/artifacts', requireRole(['ci', 'deployer']), asyncRoute(async (req, res) => {
     const artifact = normalizeArtifact(parseArtifact(req.body));
-    try {
-      const saved = await saveArtifact(ctx.db, artifact, { actor: actorOf(req), tokenId: req.principal?.tokenId });
-      ctx.log.info(saved.created ? 'artifact stored' : 'artifact already stored', { artifactId: artifact.id, by: actorOf(req) });
-      // Also for a re-push: if the first push was stored but crashed before this point, auto-release runs now.
-      await startArtifactWorkflow(ctx, artifact.id);
-      res.status(saved.created ? 201 : 200).json({ ...saved.artifact, createdAt: saved.createdAt });
-    } catch (err) {
-      if (err instanceof ArtifactConflictError) throw new HttpError(409, err.message, { id: err.id });
-      throw err;
-    }
+    const saved = await storeArtifact(ctx, artifact, req.principal!);
+    ctx.log.info(saved.created ? 'artifact stored' : 'artifact already stored', { artifactId: artifact.id, by: actorOf(req) });
+    // Also for a re-push: if the first push was stored but crashed before this point, auto-release runs now.
+    await startArtifactWorkflow(ctx, artifact.id);
+    res.status(saved.created ? 201 : 200).json({ ...saved.artifact, createdAt: saved.createdAt });
   }));
 
   r.get('/artifacts/:id', asyncRoute(async (req, res) => {
@@ -31,6 +27,20 @@ export function artifactRoutes(ctx: ApiContext): Router {
   }));
 
   return r;
+}
+
+/**
+ * Stores a pushed artifact with its pusher's principal (an auto-release acts with exactly those rights); refusals
+ * (repository scope, a commit claimed for another repository, a different body under the same id) become 4xx.
+ */
+export async function storeArtifact(ctx: ApiContext, artifact: Artifact, pusher: Principal) {
+  try {
+    return await saveArtifact(ctx.db, artifact, { actor: pusher.actor, tokenId: pusher.tokenId, pusher });
+  } catch (err) {
+    if (err instanceof ArtifactConflictError) throw new HttpError(409, err.message, { id: err.id });
+    if (err instanceof ArtifactRefusedError) throw new HttpError(err.status, err.message, err.details);
+    throw err;
+  }
 }
 
 /** Evaluates the artifact's environment files and auto-releases the matching ones; once per artifact, ever. */

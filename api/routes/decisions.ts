@@ -6,7 +6,10 @@ import { getRelease } from '../../src/store/releases';
 import { approveUpdate, DECISION_REFUSALS, type DecisionResult, overrideFreezeUpdate, rejectUpdate } from '../../workflows/definitions';
 import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, parseBody } from '../errors';
-import { envOfRelease, requireRole } from '../auth';
+import { envOfRelease, forbidden, requireRole } from '../auth';
+import { denial } from '../../src/auth/authorize';
+import { releaseAppName } from '../../src/policy/deploy';
+import { getArtifact } from '../../src/store/artifacts';
 
 export const DecisionBodySchema = z.strictObject({ comment: z.string().max(2000, 'must be at most 2000 characters').optional() });
 
@@ -33,12 +36,19 @@ export function decisionRoutes(ctx: ApiContext): Router {
       const id = String(req.params.id);
       const row = await getRelease(ctx.db, id);
       if (!row) throw new HttpError(404, `release "${id}" not found`);
-      const by = req.principal?.name ?? 'unknown';
+      const principal = req.principal!;
+      // Roles and environment were checked by the route; repository and app scopes need the release's artifact.
+      const stored = await getArtifact(ctx.db, row.artifactId);
+      const sourceApp = stored?.artifact.environments.find((e) => e.env === row.env && releaseAppName(e, stored.artifact.version) === row.app)?.app ?? row.app;
+      const refused = denial(principal, action === 'hotfix' ? ['deployer'] : ['approver'], { env: row.env, app: sourceApp, repository: stored?.artifact.version.repositoryName });
+      if (refused) throw forbidden(refused);
+      const by = principal.name;
+      const byId = principal.id;
       let result: DecisionResult;
       try {
         // An Update needs a running worker; rather than hang while none runs, give up and let the caller retry.
         result = await ctx.temporal.withDeadline(Date.now() + 30_000, () =>
-          ctx.temporal.workflow.getHandle(id).executeUpdate(update, { args: [{ by, channel: 'api', ...(body.comment !== undefined ? { comment: body.comment } : {}) }] }),
+          ctx.temporal.workflow.getHandle(id).executeUpdate(update, { args: [{ by, byId, channel: 'api', ...(body.comment !== undefined ? { comment: body.comment } : {}) }] }),
         );
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {

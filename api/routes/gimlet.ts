@@ -6,10 +6,10 @@ import { ArtifactInputSchema, normalizeArtifact } from '../../src/artifact/schem
 import { artifactTrack, releaseTrack } from '../../src/gimlet/track';
 import { zName } from '../../src/names';
 import { listArtifacts, releasesOfArtifact } from '../../src/store/artifact-list';
-import { ArtifactConflictError, saveArtifact } from '../../src/store/artifacts';
 import { getRelease } from '../../src/store/releases';
 import { actorOf, envFromQuery, requireRole } from '../auth';
 import type { ApiContext } from '../context';
+import { storeArtifact } from './artifacts';
 import { asyncRoute, HttpError, parseBody } from '../errors';
 
 const shaPrefix = z.string().regex(/^[0-9a-fA-F]{7,64}$/, 'must be a commit id or a prefix of at least 7 hex characters');
@@ -60,14 +60,9 @@ export function gimletRoutes(ctx: ApiContext): Router {
 
   r.post('/artifact', requireRole(['ci', 'deployer']), asyncRoute(async (req, res) => {
     const artifact = normalizeArtifact(parseBody(ArtifactInputSchema, fromGimlet(req.body)));
-    try {
-      const saved = await saveArtifact(ctx.db, artifact, { actor: actorOf(req), tokenId: req.principal?.tokenId });
-      ctx.log.info(saved.created ? 'artifact stored (gimlet api)' : 'artifact already stored (gimlet api)', { artifactId: artifact.id, by: actorOf(req) });
-      res.status(saved.created ? 201 : 200).json({ created: unix(saved.createdAt), ...saved.artifact, createdAt: saved.createdAt });
-    } catch (err) {
-      if (err instanceof ArtifactConflictError) throw new HttpError(409, err.message, { id: err.id });
-      throw err;
-    }
+    const saved = await storeArtifact(ctx, artifact, req.principal!);
+    ctx.log.info(saved.created ? 'artifact stored (gimlet api)' : 'artifact already stored (gimlet api)', { artifactId: artifact.id, by: actorOf(req) });
+    res.status(saved.created ? 201 : 200).json({ created: unix(saved.createdAt), ...saved.artifact, createdAt: saved.createdAt });
   }));
 
   r.get('/artifacts', asyncRoute(async (req, res) => {

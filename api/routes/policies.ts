@@ -13,7 +13,8 @@ import type { BranchCleanupInput } from '../../workflows/definitions';
 import type { branchCleanupWorkflow } from '../../workflows/branch-cleanup';
 import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, parseBody } from '../errors';
-import { actorOf, requireRole } from '../auth';
+import { actorOf, forbidden, requireRole } from '../auth';
+import { denial } from '../../src/auth/authorize';
 
 export const BranchDeletedSchema = z.object({
   repository: z.string().min(1).max(200),
@@ -48,6 +49,9 @@ export function policyRoutes(ctx: ApiContext): Router {
 
   r.put('/policies', requireRole(['admin']), asyncRoute(async (req, res) => {
     const input = parseBody(PolicyInputSchema, req.body);
+    // A policy decides what later releases do in its environment: only an admin of that environment and app sets it.
+    const refused = denial(req.principal!, ['admin'], { env: input.env, app: input.app });
+    if (refused) throw forbidden(refused, 'set this policy');
     const id = policyId(input.kind, input.app, input.env);
     if (input.id !== undefined && input.id !== id) {
       throw new HttpError(400, 'invalid request', { issues: [{ path: 'id', message: `must be "${id}" (a policy's id is <kind>:<app>:<env>) or left out` }] });
@@ -66,6 +70,10 @@ export function policyRoutes(ctx: ApiContext): Router {
     const id = String(req.params.id);
     const server = ctx.branchRestrictions.find((p) => p.id === id);
     if (server) throw new HttpError(403, `${id} is a server-wide branch restriction from FERRY_BRANCH_RESTRICTIONS; it cannot be removed through the API`);
+    const existing = await getPolicy(ctx.db, id);
+    if (!existing) throw new HttpError(404, `policy "${id}" not found`);
+    const refused = denial(req.principal!, ['admin'], { env: existing.env, app: existing.app });
+    if (refused) throw forbidden(refused, 'delete this policy');
     const removed = await deletePolicy(ctx.db, id, who(req));
     if (!removed) throw new HttpError(404, `policy "${id}" not found`);
     ctx.log.info('policy deleted', { policyId: id, by: who(req) });
@@ -85,7 +93,9 @@ export function policyRoutes(ctx: ApiContext): Router {
 
   r.post('/events/branch-deleted', requireRole(['ci', 'deployer']), asyncRoute(async (req, res) => {
     const body = parseBody(BranchDeletedSchema, req.body);
-    const input: BranchCleanupInput = { ...body, requestedBy: who(req), writerTaskQueue: ctx.writerTaskQueue };
+    const outside = denial(req.principal!, ['ci', 'deployer'], { repository: body.repository });
+    if (outside) throw forbidden(outside);
+    const input: BranchCleanupInput = { ...body, requestedBy: who(req), actor: req.principal!, writerTaskQueue: ctx.writerTaskQueue };
     const slug = `${body.repository}-${body.branch}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80);
     const digest = createHash('sha256').update(`${body.repository}\0${body.branch}`).digest('hex').slice(0, 8);
     const workflowId = `branch-cleanup:${slug}-${digest}`;
@@ -110,6 +120,14 @@ export function policyRoutes(ctx: ApiContext): Router {
   r.put('/env-vars/:env', requireRole(['admin']), asyncRoute(async (req, res) => {
     const env = parseBody(z.object({ env: zName('env') }), { env: String(req.params.env) }).env;
     const { vars } = parseBody(VarsSchema, req.body);
+    // Variables reach the manifests of every app in the environment: an admin limited to some repositories or apps
+    // may not set them.
+    const refused = denial(req.principal!, ['admin'], { env });
+    if (refused) throw forbidden(refused, `set the variables of ${env}`);
+    const p = req.principal!;
+    if (p.apps !== null || p.repos !== null) {
+      throw new HttpError(403, `forbidden: cannot set the variables of ${env}: ${p.actor} is limited to some repositories or apps, and these variables reach every app in ${env}`, { missing: { scope: 'every app' } });
+    }
     await setEnvironmentVars(ctx.db, env, vars, who(req));
     ctx.log.info('environment variables set', { env, names: Object.keys(vars), by: who(req) });
     res.json({ env, vars: await getEnvironmentVars(ctx.db, env) });

@@ -19,14 +19,14 @@ export function promotionRoutes(ctx: ApiContext): Router {
 
   r.post('/promote', requireRole(['deployer'], { env: envFromBody }), asyncRoute(async (req, res) => {
     const body = parseBody(PromoteSchema, req.body);
-    const started = await promote(ctx, { ...body, by: actorOf(req) });
+    const started = await promote(ctx, { ...body, by: actorOf(req), actor: req.principal! });
     ctx.log.info('promotion requested', { releaseId: started.id, by: req.principal?.name, existing: started.existing });
     res.status(started.existing ? 200 : 202).json(started);
   }));
 
   r.post('/rollback', requireRole(['deployer'], { env: envFromBody }), asyncRoute(async (req, res) => {
     const body = parseBody(RollbackSchema, req.body);
-    const started = await rollback(ctx, { ...body, by: actorOf(req) });
+    const started = await rollback(ctx, { ...body, by: actorOf(req), actor: req.principal! });
     ctx.log.info('rollback requested', { releaseId: started.id, rollbackOf: started.rollbackOf, by: req.principal?.name, existing: started.existing });
     res.status(started.existing ? 200 : 202).json(started);
   }));

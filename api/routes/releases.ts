@@ -31,7 +31,7 @@ export async function startRelease(
     return await startReleaseWorkflow(ctx, req);
   } catch (err) {
     if (!(err instanceof ReleaseRefusedError)) throw err;
-    const status = err.kind === 'not-found' ? 404 : err.kind === 'ambiguous' ? 400 : 422;
+    const status = err.kind === 'not-found' ? 404 : err.kind === 'ambiguous' ? 400 : err.kind === 'forbidden' ? 403 : 422;
     throw new HttpError(status, err.message, err.details);
   }
 }
@@ -41,7 +41,7 @@ export function releaseRoutes(ctx: ApiContext): Router {
 
   r.post('/releases', requireRole(['ci', 'deployer'], { env: envFromBody }), asyncRoute(async (req, res) => {
     const body = parseBody(StartReleaseSchema, req.body);
-    const started = await startRelease(ctx, { ...body, trigger: 'manual', releasedBy: actorOf(req) });
+    const started = await startRelease(ctx, { ...body, trigger: 'manual', releasedBy: actorOf(req), actor: req.principal! });
     ctx.log.info('release requested', { releaseId: started.id, by: actorOf(req), existing: started.existing });
     res.status(started.existing ? 200 : 202).json(started);
   }));

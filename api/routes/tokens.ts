@@ -1,10 +1,12 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { RoleSchema } from '../../src/auth/roles';
+import { grantDenial, isUnlimitedAdmin } from '../../src/auth/authorize';
+import { normaliseScope, ScopeListSchema } from '../../src/auth/scopes';
 import { generateToken, parseDurationMs } from '../../src/auth/tokens';
 import { zName } from '../../src/names';
-import { insertToken, listTokens, revokeToken, TokenNameTakenError } from '../../src/store/tokens';
-import { actorOf, requireRole } from '../auth';
+import { insertToken, listTokens, liveToken, revokeToken, TokenNameTakenError } from '../../src/store/tokens';
+import { actorOf, forbidden, requireRole } from '../auth';
 import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, parseBody } from '../errors';
 
@@ -16,6 +18,8 @@ export const CreateTokenSchema = z
     owner: z.string().min(1).max(200).optional().describe('person or bot the token acts for; defaults to the caller'),
     role: RoleSchema,
     envs: z.array(zName('env')).min(1).max(100).optional().describe('limit the token to these environments; every environment when left out'),
+    repos: ScopeListSchema.optional().describe('limit the token to artifacts of these repositories (`acme/shop`, `acme/*`); every repository when left out'),
+    apps: ScopeListSchema.optional().describe('limit the token to these apps (`shop`, `shop-*`); every app when left out'),
     expiresIn: z.string().refine((v) => parseDurationMs(v) !== null, 'must be a duration such as 90m, 12h, 30d or 8w').optional(),
     expiresAt: z.iso.datetime({ offset: true }).optional(),
   })
@@ -27,6 +31,8 @@ export const TokenSchema = z.object({
   owner: z.string(),
   role: RoleSchema,
   envs: z.array(z.string()).nullable(),
+  repos: z.array(z.string()).nullable(),
+  apps: z.array(z.string()).nullable(),
   createdBy: z.string(),
   createdAt: z.string(),
   expiresAt: z.string().nullable(),
@@ -38,7 +44,11 @@ export const CreatedTokenSchema = TokenSchema.extend({ token: z.string().describ
 export const TokenListSchema = z.object({ items: z.array(TokenSchema) });
 export const TokenListQuerySchema = z.object({ all: z.enum(['true', 'false']).optional().describe('include revoked tokens') });
 
-/** Token administration; admin only. */
+/**
+ * Token administration; admin only, and only within the caller's own rights: an admin limited to some
+ * environments, repositories or apps creates and revokes tokens inside those limits, so rights never grow along a
+ * chain of tokens.
+ */
 export function tokenRoutes(ctx: ApiContext): Router {
   const r = Router();
   const admin = requireRole(['admin']);
@@ -49,12 +59,21 @@ export function tokenRoutes(ctx: ApiContext): Router {
     if (expiresAt && expiresAt.getTime() <= Date.now()) {
       throw new HttpError(400, 'invalid request', { issues: [{ path: 'expiresAt', message: 'must be in the future' }] });
     }
+    const caller = req.principal!;
+    const rights = {
+      role: body.role, envs: body.envs ? [...new Set(body.envs)].sort() : null, repos: normaliseScope(body.repos), apps: normaliseScope(body.apps),
+    };
+    const refused = grantDenial(caller, rights);
+    if (refused) throw forbidden(refused, 'create this token');
+    // A token's owner is the identity four-eyes and approver lists see: only an admin without limits may mint one
+    // for somebody else, or a limited admin could approve their own release under another name.
+    const owner = body.owner ?? caller.name;
+    if (owner !== caller.name && !isUnlimitedAdmin(caller)) {
+      throw forbidden({ missing: 'owner', message: `${caller.actor} may create tokens for itself ("${caller.name}") only, not for "${owner}"` }, 'create this token');
+    }
     const fresh = generateToken();
     try {
-      const row = await insertToken(ctx.db, {
-        id: fresh.id, name: body.name, owner: body.owner ?? req.principal?.name ?? 'unknown', role: body.role,
-        envs: body.envs ? [...new Set(body.envs)].sort() : null, secretHash: fresh.secretHash, createdBy: actorOf(req), expiresAt,
-      });
+      const row = await insertToken(ctx.db, { id: fresh.id, name: body.name, owner, ...rights, secretHash: fresh.secretHash, createdBy: actorOf(req), expiresAt });
       ctx.log.info('token created', { tokenId: row.id, tokenName: row.name, role: row.role, envs: row.envs, by: actorOf(req) });
       res.status(201).json({ ...row, token: fresh.token });
     } catch (err) {
@@ -69,7 +88,11 @@ export function tokenRoutes(ctx: ApiContext): Router {
   }));
 
   r.delete('/tokens/:id', admin, asyncRoute(async (req, res) => {
-    const row = await revokeToken(ctx.db, String(req.params.id), actorOf(req));
+    const target = await liveToken(ctx.db, String(req.params.id));
+    if (!target) throw new HttpError(404, `no live token with id or name "${req.params.id}"`);
+    const refused = grantDenial(req.principal!, target);
+    if (refused) throw forbidden(refused, `revoke token "${target.name}"`);
+    const row = await revokeToken(ctx.db, target.id, actorOf(req));
     if (!row) throw new HttpError(404, `no live token with id or name "${req.params.id}"`);
     ctx.log.info('token revoked', { tokenId: row.id, tokenName: row.name, by: actorOf(req) });
     res.status(204).end();

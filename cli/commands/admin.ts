@@ -11,6 +11,8 @@ interface Token {
   owner: string;
   role: string;
   envs: string[] | null;
+  repos?: string[] | null;
+  apps?: string[] | null;
   createdAt: string;
   expiresAt: string | null;
   revokedAt: string | null;
@@ -106,18 +108,22 @@ export const adminCommands: CommandSpec[] = [
       role: { type: 'string', description: 'ci, deployer, approver or admin', placeholder: 'role', choices: ['ci', 'deployer', 'approver', 'admin'] },
       owner: { type: 'string', description: 'person or bot it acts for (default: you)', placeholder: 'owner' },
       env: { type: 'string', short: 'e', multiple: true, description: 'limit to these environments (repeat or comma-separate)', placeholder: 'env' },
+      repo: { type: 'string', multiple: true, description: 'limit to artifacts of these repositories, e.g. acme/* (repeat or comma-separate)', placeholder: 'repo' },
+      app: { type: 'string', multiple: true, description: 'limit to these apps, e.g. shop-* (repeat or comma-separate)', placeholder: 'app' },
       expires: { type: 'string', description: 'lifetime, e.g. 90d, 12h (default: no expiry)', placeholder: 'duration' },
     },
-    examples: ['ferry token create --name shop-ci --role ci --env staging', 'ferry token create --name ada --role deployer --owner ada@example.com --env staging,prod --expires 90d'],
+    examples: ['ferry token create --name shop-ci --role ci --env staging --repo acme/shop', 'ferry token create --name ada --role deployer --owner ada@example.com --env staging,prod --expires 90d'],
     async run(ctx) {
       if (!ctx.opts.name || !ctx.opts.role) throw usageError('missing --name or --role');
-      const envs = (ctx.opts.env as string[] | undefined)?.flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean);
+      const list = (v: unknown) => (v as string[] | undefined)?.flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean);
+      const [envs, repos, apps] = [list(ctx.opts.env), list(ctx.opts.repo), list(ctx.opts.app)];
       const t = await ctx.client().post<Token>('/api/tokens', {
         name: ctx.opts.name, role: ctx.opts.role, ...(ctx.opts.owner ? { owner: ctx.opts.owner } : {}), ...(envs?.length ? { envs } : {}),
+        ...(repos?.length ? { repos } : {}), ...(apps?.length ? { apps } : {}),
         ...(ctx.opts.expires ? { expiresIn: ctx.opts.expires } : {}),
       });
       if (ctx.json) return ctx.out.data(t);
-      ctx.out.line(`token ${t.name} (${t.id}): role ${t.role}${t.envs ? ` in ${t.envs.join(', ')}` : ''}, owner ${t.owner}${t.expiresAt ? `, expires ${t.expiresAt}` : ''}`);
+      ctx.out.line(`token ${t.name} (${t.id}): role ${t.role}${t.envs ? ` in ${t.envs.join(', ')}` : ''}${t.repos ? `, repositories ${t.repos.join(', ')}` : ''}${t.apps ? `, apps ${t.apps.join(', ')}` : ''}, owner ${t.owner}${t.expiresAt ? `, expires ${t.expiresAt}` : ''}`);
       ctx.out.line(`secret (shown once): ${t.token}`);
     },
   },

@@ -145,6 +145,12 @@ export const ArtifactInputSchema = z
     artifacts: z.array(ItemSchema).max(200).optional(),
   })
   .superRefine((a, ctx) => {
+    // An id of the derived form names a repository and commit: a caller may not take the one another repository's
+    // CI push will get (the real push would then be refused and a release of that id would ship the squatter's).
+    if (a.id !== undefined && DERIVED_ID_RE.test(a.id)) {
+      const own = deriveArtifactId(a.version.repositoryName, a.version.sha, a.version.event);
+      if (a.id !== own) ctx.addIssue({ code: 'custom', path: ['id'], message: `has the form of a derived id but is not this artifact's ("${own}"); leave it out or choose another form` });
+    }
     const seen = new Set<string>();
     a.environments.forEach((e, i) => {
       const key = `${e.env}/${e.app}`;
@@ -163,6 +169,8 @@ export interface Artifact {
   items: Array<Record<string, unknown> & { name: string }>;
   environments: EnvironmentFile[];
 }
+
+const DERIVED_ID_RE = /-[0-9a-fA-F]{7,12}-(push|tag|pr)-[0-9a-f]{8}$/;
 
 /** Repository, sha and event fix the id, so a CI retry lands on the same artifact. */
 export function deriveArtifactId(repositoryName: string, sha: string, event: SourceEvent): string {

@@ -29,10 +29,13 @@ export function createOidcVerifier(cfg: OidcConfig): (token: string) => Promise<
     } catch (err) {
       throw new OidcRejection(`OIDC token rejected: ${describe(err)}`);
     }
+    if (typeof payload.sub !== 'string' || payload.sub === '') throw new OidcRejection('OIDC token rejected: claim "sub" missing');
     const grants = mergeGrants(claimValues(payload[cfg.rolesClaim]).map(parseGrant).filter((g): g is Grant => g !== null));
     const named = payload[cfg.nameClaim];
-    const name = typeof named === 'string' && named ? named : String(payload.sub ?? 'unknown');
-    return { name, actor: `${name} (oidc)`, role: strongestRole(grants), grants, via: 'oidc' };
+    const name = typeof named === 'string' && named ? named : payload.sub;
+    // The subject is unique only within its issuer; the name claim (often an email) need not be unique at all.
+    const id = `oidc:${cfg.issuer}#${payload.sub}`;
+    return { id, name, actor: `${name} (oidc)`, role: strongestRole(grants), grants, repos: null, apps: null, via: 'oidc' };
   };
 }
 

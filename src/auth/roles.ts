@@ -15,16 +15,29 @@ export interface Grant {
   envs: string[] | null;
 }
 
-/** Who is calling. `name` identifies the person or bot (a token's owner, an OIDC subject); `actor` is for audit. */
+/**
+ * Who is calling. `id` is the stable identity that four-eyes compares; `name` is the person or bot as approver
+ * lists and commit trailers spell it; `actor` is for audit.
+ */
 export interface Principal {
-  /** The identity: compare this one when "a different person" matters (approvals). */
+  /**
+   * Stable and unique per identity source: `token-owner:<owner>` (every database token of one owner is one
+   * person), `tokens-file:<name>`, `oidc:<issuer>#<subject>`, `bootstrap:admin`, or `ferry:<what>` for Ferry's own
+   * automatic actions.
+   */
+  id: string;
+  /** The person or bot as approver lists name them (a token's owner, the OIDC name claim). */
   name: string;
   /** What writes record: the owner plus the token it used, e.g. `ci-bot (token shop-ci)`. */
   actor: string;
   /** The strongest grant, kept for callers that only need one role. */
   role: Role;
   grants: Grant[];
-  via: 'bootstrap' | 'token' | 'oidc';
+  /** Repositories (`acme/*`) whose artifacts this principal may push and release; null = any. */
+  repos: string[] | null;
+  /** Apps this principal may release, clean up and configure; null = any. */
+  apps: string[] | null;
+  via: 'bootstrap' | 'token' | 'oidc' | 'system';
   tokenId?: string;
   tokenName?: string;
 }
@@ -36,7 +49,11 @@ export function strongestRole(grants: Grant[]): Role {
   return grants.reduce<Role>((best, g) => (STRENGTH[g.role] > STRENGTH[best] ? g.role : best), grants[0]?.role ?? 'ci');
 }
 
-export type Denial = { missing: 'role'; needed: Role[]; message: string } | { missing: 'env'; env: string; allowed: string[]; message: string };
+export type Denial =
+  | { missing: 'role'; needed: Role[]; message: string }
+  | { missing: 'env'; env: string; allowed: string[]; message: string }
+  | { missing: 'scope'; scope: 'repository' | 'app'; value: string; allowed: string[]; message: string }
+  | { missing: 'owner'; message: string };
 
 /**
  * Null when one of the principal's grants has one of `roles` (admin always counts) and, when the action targets an

@@ -7,6 +7,8 @@ export interface TokenRow {
   owner: string;
   role: Role;
   envs: string[] | null;
+  repos: string[] | null;
+  apps: string[] | null;
   createdBy: string;
   createdAt: string;
   expiresAt: string | null;
@@ -16,13 +18,13 @@ export interface TokenRow {
 }
 
 interface Raw {
-  id: string; name: string; owner: string; role: Role; envs: string[] | null; secret_hash: string; created_by: string;
+  id: string; name: string; owner: string; role: Role; envs: string[] | null; repos: string[] | null; apps: string[] | null; secret_hash: string; created_by: string;
   created_at: Date; expires_at: Date | null; revoked_at: Date | null; revoked_by: string | null; last_used_at: Date | null;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const toRow = (r: Raw): TokenRow => ({
-  id: r.id, name: r.name, owner: r.owner, role: r.role, envs: r.envs, createdBy: r.created_by, createdAt: r.created_at.toISOString(),
+  id: r.id, name: r.name, owner: r.owner, role: r.role, envs: r.envs, repos: r.repos, apps: r.apps, createdBy: r.created_by, createdAt: r.created_at.toISOString(),
   expiresAt: iso(r.expires_at), revokedAt: iso(r.revoked_at), revokedBy: r.revoked_by, lastUsedAt: iso(r.last_used_at),
 });
 
@@ -34,13 +36,16 @@ export class TokenNameTakenError extends Error {
 
 export async function insertToken(
   db: Db,
-  t: { id: string; name: string; owner: string; role: Role; envs: string[] | null; secretHash: string; createdBy: string; expiresAt: Date | null },
+  t: {
+    id: string; name: string; owner: string; role: Role; envs: string[] | null; repos: string[] | null; apps: string[] | null;
+    secretHash: string; createdBy: string; expiresAt: Date | null;
+  },
 ): Promise<TokenRow> {
   try {
     const r = await db.query<Raw>(
-      `INSERT INTO api_tokens (id, name, owner, role, envs, secret_hash, created_by, expires_at)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8) RETURNING *`,
-      [t.id, t.name, t.owner, t.role, t.envs, t.secretHash, t.createdBy, t.expiresAt],
+      `INSERT INTO api_tokens (id, name, owner, role, envs, repos, apps, secret_hash, created_by, expires_at)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING *`,
+      [t.id, t.name, t.owner, t.role, t.envs, t.repos, t.apps, t.secretHash, t.createdBy, t.expiresAt],
     );
     return toRow(r.rows[0]);
   } catch (err) {
@@ -62,12 +67,17 @@ export async function listTokens(db: Db, opts: { includeRevoked?: boolean } = {}
   return r.rows.map(toRow);
 }
 
-/** Revokes by id or by live name; null when neither matches a live token. */
-export async function revokeToken(db: Db, idOrName: string, by: string): Promise<TokenRow | null> {
+/** The live token with this id or name, if any. */
+export async function liveToken(db: Db, idOrName: string): Promise<TokenRow | null> {
+  const r = await db.query<Raw>('SELECT * FROM api_tokens WHERE revoked_at IS NULL AND (id = $1 OR name = $1) ORDER BY (id = $1) DESC LIMIT 1', [idOrName]);
+  return r.rows[0] ? toRow(r.rows[0]) : null;
+}
+
+/** Revokes one token by id; null when it is no longer live. */
+export async function revokeToken(db: Db, id: string, by: string): Promise<TokenRow | null> {
   const r = await db.query<Raw>(
-    `UPDATE api_tokens SET revoked_at = now(), revoked_by = $2
-     WHERE revoked_at IS NULL AND (id = $1 OR name = $1) RETURNING *`,
-    [idOrName, by],
+    `UPDATE api_tokens SET revoked_at = now(), revoked_by = $2 WHERE revoked_at IS NULL AND id = $1 RETURNING *`,
+    [id, by],
   );
   return r.rows[0] ? toRow(r.rows[0]) : null;
 }
