@@ -162,7 +162,7 @@ export async function startFerry(
         stops.push(() => reader.close());
         workers.push(await createReleaseWorker({
           connection: native, namespace: services.namespace, taskQueue: config.taskQueue,
-          deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, reconcile, render: { helm, kustomize, charts }, allowClusterScoped: config.allowClusterScoped, environments: config.environments },
+          deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, reconcile, render: { helm, kustomize, charts }, allowClusterScoped: config.allowClusterScoped, environments: config.environments, freezeRecheckMs: config.freezeRecheckMs },
           policyDeps: { starter, mainBranch: config.mainBranch, log },
           lanes: { temporal, db: laneDb, taskQueue: config.taskQueue, eventsPerRun: config.laneEventsPerRun, holderCheck: config.laneHolderCheck },
           promote: promoter,

@@ -14,7 +14,7 @@ import { type Decision, type DecisionKind, laneWorkflowId, type ReleaseState, ty
 import { autoPromoteWorkflow } from './auto-promote';
 import { autoRollbackWorkflow } from './auto-rollback';
 import {
-  approveUpdate, autoRollbackWorkflowId, DECISION_REFUSALS, type DecisionRequest, type DecisionResult, FERRY_STATUS, type FluxVerdict, fluxVerdictSignal,
+  approveUpdate, autoRollbackWorkflowId, DECISION_REFUSALS, type DecisionRequest, type DecisionResult, FERRY_STATUS, type FluxVerdict, fluxVerdictSignal, freezeLiftedSignal,
   laneGrantSignal, laneLeaveSignal, laneSupersedeSignal, overrideFreezeUpdate, type ReleaseInput, rejectUpdate, releaseStateQuery,
 } from './definitions';
 
@@ -146,6 +146,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
   });
   wf.setHandler(laneSupersedeSignal, ({ by }) => {
     if (!committing) supersededBy ??= by;
+  });
+  // A manual freeze was lifted somewhere: look at the freeze gate again now rather than at the next recheck.
+  let freezeLifted = false;
+  wf.setHandler(freezeLiftedSignal, () => {
+    freezeLifted = true;
   });
 
   // Notifications run beside the release and are awaited only after its final state is recorded.
@@ -376,7 +381,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
     }
     if (supersededBy !== undefined) return await superseded();
 
-    const renderInput = { releaseId: input.releaseId, artifactId: input.artifactId, app: input.app, env: input.env };
+    const renderInput = { releaseId: input.releaseId, artifactId: input.artifactId, app: input.app, env: input.env, freezes: gates.freezes };
     if (!fastPath) await enter('rendering');
     else become('rendering');
     // The fast path records `rendering` in the rendering activity itself.
@@ -402,15 +407,36 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
       }
     }
 
-    // Freeze windows are checked last, right before the commit: approvals may have taken days.
-    while (gates.freezes.length > 0 && hotfix === undefined) {
-      const freeze = await step.checkFreeze({ windows: gates.freezes, at: now() });
+    // Freezes (configured windows and those people started) are checked last, right before the commit: approvals
+    // may have taken days. Without an approval wait, the answer that came back with the render is still current.
+    // A render without that answer was recorded before manual freezes: such runs checked only configured windows.
+    let known = rule && !gates.approvalsBypassed ? undefined : render.freeze;
+    while (hotfix === undefined && !(render.freeze === undefined && gates.freezes.length === 0)) {
+      freezeLifted = false;
+      const freeze = known ?? (await step.checkFreeze({ windows: gates.freezes, at: now(), env: input.env }));
+      known = undefined;
       if (!freeze.frozen) break;
-      state.waiting = { kind: 'freeze', window: freeze.window, until: freeze.until, hotfixAllowed: gates.hotfixAllowed };
-      await enter('frozen', `${freeze.window} freeze until ${freeze.until}`);
-      await wf.condition(() => hotfix !== undefined || supersededBy !== undefined, Math.max(1000, Date.parse(freeze.until) - Date.now()));
-      state.waiting = null;
+      const waiting = {
+        kind: 'freeze' as const, window: freeze.window, until: freeze.until, hotfixAllowed: gates.hotfixAllowed,
+        ...(freeze.freezeId ? { freezeId: freeze.freezeId, reason: freeze.reason, by: freeze.by } : {}),
+      };
+      const until = freeze.until ? ` until ${freeze.until}` : ' until lifted';
+      const why = freeze.freezeId ? `frozen by ${freeze.by}: ${freeze.reason}${until}` : `${freeze.window} freeze${until}`;
+      // A recheck that finds the same freeze records nothing new.
+      if (state.status !== 'frozen' || JSON.stringify(state.waiting) !== JSON.stringify(waiting)) {
+        state.waiting = waiting;
+        wf.setCurrentDetails(`**Frozen** (${freeze.window})${freeze.freezeId ? ` by ${freeze.by}: ${freeze.reason}` : ''}, ${until.trim()}.\n\n`
+          + `Hotfix override: ${gates.hotfixAllowed.length ? gates.hotfixAllowed.join(', ') : 'nobody'} (Update \`overrideFreeze\`).`);
+        await enter('frozen', why);
+      }
+      const left = freeze.until ? Math.max(1000, Date.parse(freeze.until) - Date.now()) : undefined;
+      const wait = freeze.recheckMs ? Math.min(left ?? freeze.recheckMs, freeze.recheckMs) : (left ?? 60_000);
+      await wf.condition(() => hotfix !== undefined || supersededBy !== undefined || freezeLifted, wait);
       if (supersededBy !== undefined) return await superseded();
+    }
+    if (state.waiting?.kind === 'freeze') {
+      state.waiting = null;
+      wf.setCurrentDetails('');
     }
 
     if (supersededBy !== undefined) return await superseded();
