@@ -96,7 +96,7 @@ async function main(): Promise<void> {
       { name: '/metrics: per env, 30 days', q: () => ({ from: ago(30), to, byEnv: true }) },
     ];
     if (process.env.BENCH_EXPLAIN) {
-      const { sql, params } = doraStatement({ from: ago(30), to });
+      const { sql, params } = doraStatement(process.env.BENCH_EXPLAIN === 'app-env' ? { app: 'app-3', env: 'production', from: ago(30), to } : { from: ago(30), to });
       await db.query('SET jit = off');
       const plan = await db.query(`EXPLAIN (ANALYZE) ${sql}`, params);
       process.stderr.write(`${plan.rows.map((r) => r['QUERY PLAN']).join('\n')}\n`);

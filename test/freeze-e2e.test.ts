@@ -5,7 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { workflowBundle } from '../worker/runtime';
 import { as, configEnv, enc, eventually, release, replayWorkflows } from './support/gates';
+import { cliEnv, runCli } from './support/cli';
 import { startRecorder, type Recorder } from './support/fake-servers';
+import { ADMIN_TOKEN } from './support/http';
 import { sharedTemporal, startStack, stopSharedTemporal, type Stack } from './support/stack';
 
 let stack: Stack;
@@ -206,6 +208,33 @@ describe('manual freezes', () => {
     const ended = await stack.api('GET', '/api/freezes?ended=true');
     const record = ended.body.items.find((f: { id: string }) => f.id === prodFreeze.body.id);
     assert.match(record.endedBy, /bob/);
+  });
+
+  test('ferry freeze start|list|end and ferry status', async () => {
+    const env = cliEnv({ FERRY_SERVER: stack.url, FERRY_TOKEN: ADMIN_TOKEN });
+    const cli = (...args: string[]) => runCli(args, { cwd: stack.dir, env });
+    const started = await cli('freeze', 'start', 'qa', '--reason', 'load test running', '--until', '3h', '--output', 'json');
+    assert.equal(started.code, 0, started.stderr);
+    const f = JSON.parse(started.stdout);
+    assert.equal(f.env, 'qa');
+    const listed = await cli('freeze', 'list');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`${f.id}\\s+qa\\s+holding.*load test running`));
+    await release(stack, 'catalog', 'qa');
+    const status = await cli('status', '--app', 'catalog');
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /FROZEN/);
+    assert.match(status.stdout, new RegExp(`qa .*#${f.id} by admin: load test running`));
+    const noReason = await cli('freeze', 'start', 'qa');
+    assert.equal(noReason.code, 2);
+    assert.match(noReason.stderr, /--reason/);
+    const badEnv = await cli('freeze', 'start', 'Q A', '--reason', 'x');
+    assert.notEqual(badEnv.code, 0);
+    assert.equal(badEnv.stderr.trim().split('\n').length, 1, badEnv.stderr);
+    assert.match(badEnv.stderr, /env/);
+    const ended = await cli('freeze', 'end', f.id);
+    assert.equal(ended.code, 0, ended.stderr);
+    assert.match(ended.stdout, new RegExp(`freeze ${f.id} lifted: 1 waiting release`));
   });
 
   test('the release and freeze workflows replay', async () => {

@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { workflowBundle } from '../worker/runtime';
+import { cliEnv, runCli } from './support/cli';
 import { configEnv, eventually } from './support/gates';
+import { ADMIN_TOKEN } from './support/http';
 import { fluxEvent, makeArtifact, sharedTemporal, startStack, stopSharedTemporal, type Stack } from './support/stack';
 
 let stack: Stack;
@@ -155,6 +157,22 @@ describe('DORA figures', () => {
     assert.match(text, /ferry_dora_window_seconds 2592000/);
     // No per-app series: apps (and preview apps) would make the label set unbounded.
     assert.doesNotMatch(text, /ferry_dora_[a-z_]+\{[^}]*app=/);
+  });
+
+  test('ferry insights: a table, and the API document with --output json', async () => {
+    const env = cliEnv({ FERRY_SERVER: stack.url, FERRY_TOKEN: ADMIN_TOKEN });
+    const json = await runCli(['insights', '--app', 'alpha', '--env', 'staging', '--days', '1', '--output', 'json'], { cwd: stack.dir, env });
+    assert.equal(json.code, 0, json.stderr);
+    const doc = JSON.parse(json.stdout);
+    assert.equal(doc.changeFailureRate.rate, 0.25);
+    assert.deepEqual(doc.filter, { app: 'alpha', env: 'staging' });
+    const text = await runCli(['insights', '--app', 'alpha', '--env', 'staging', '--days', '1'], { cwd: stack.dir, env });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /change failure rate\s+25\.0%\s+1 of 4 committed/);
+    assert.match(text.stdout, /deployment frequency\s+3\.00\/day\s+3 deployments/);
+    const bad = await runCli(['insights', '--days', '0'], { cwd: stack.dir, env });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /days: must be at least 1/);
   });
 
   test('bad input names the field', async () => {

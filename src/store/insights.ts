@@ -39,6 +39,8 @@ export function doraStatement(q: DoraQuery): { sql: string; params: unknown[] } 
   if (q.app !== undefined) where.push(`r.app = $${params.push(q.app)}`);
   if (q.env !== undefined) where.push(`r.env = $${params.push(q.env)}`);
   const grp = q.byEnv ? 'r.env' : `''::text`;
+  // A rollback is a release of the same app into the same environment, so the app and env filters narrow them too.
+  const rbWhere = ['rollback_of IS NOT NULL', ...where.slice(3).map((w) => w.replace('r.', ''))];
   return {
     sql: `WITH w AS (
        -- Every release that finished in the window. A finished 'committed' release is a success where Flux is not awaited.
@@ -51,7 +53,7 @@ export function doraStatement(q: DoraQuery): { sql: string; params: unknown[] } 
        -- Releases someone (or Ferry) rolled back, with the first time that was asked for.
        SELECT rollback_of, min(created_at) AS first_rollback, bool_or(released_by = $3) AS auto
        -- All of them (a partial index holds only rollbacks): hashing a few thousand beats probing once per release.
-       FROM releases WHERE rollback_of IS NOT NULL GROUP BY rollback_of
+       FROM releases WHERE ${rbWhere.join(' AND ')} GROUP BY rollback_of
      ),
      c AS (
        -- Changes: the releases that committed to their environment.
@@ -106,8 +108,7 @@ export async function doraFigures(db: Db, q: DoraQuery): Promise<DoraFigures[]> 
   const session = await holdSession(db);
   let r;
   try {
-    await session.client.query('BEGIN READ ONLY');
-    await session.client.query('SET LOCAL jit = off');
+    await session.client.query('BEGIN READ ONLY; SET LOCAL jit = off');
     r = await session.client.query<Raw>(sql, params);
     await session.client.query('COMMIT');
     session.release();
