@@ -1,6 +1,7 @@
 /**
- * DORA's four keys computed from the releases themselves (definitions: docs/insights.md). One statement per
- * question, over the releases that finished in the window; the indexes of migration 009 keep it to range scans.
+ * DORA's four keys computed from the releases themselves (definitions: docs/insights.md): one statement over the
+ * releases that finished in the window, which carry their source commit's time (migration 009); the indexes of
+ * migration 009 keep it to range scans.
  */
 import { type Db, holdSession } from './db';
 
@@ -44,9 +45,9 @@ export function doraStatement(q: DoraQuery): { sql: string; params: unknown[] } 
   return {
     sql: `WITH w AS (
        -- Every release that finished in the window. A finished 'committed' release is a success where Flux is not awaited.
-       SELECT ${grp} AS grp, r.id, r.app, r.env, r.status, r.flux_outcome, r.changed, r.finished_at, a.source_created_at,
+       SELECT ${grp} AS grp, r.id, r.app, r.env, r.status, r.flux_outcome, r.changed, r.finished_at, r.source_created_at,
               ${SUCCEEDED.replace(/status/g, 'r.status')} AS ok
-       FROM releases r JOIN artifacts a ON a.id = r.artifact_id
+       FROM releases r
        WHERE ${where.join(' AND ')}
      ),
      rb AS (
