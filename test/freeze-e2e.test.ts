@@ -72,8 +72,8 @@ describe('manual freezes', () => {
 
     // The release's Temporal page: the search attribute and the workflow's current details.
     const handle = stack.ferry.temporal.workflow.getHandle(releaseId);
-    const desc = await handle.describe();
-    assert.deepEqual(desc.searchAttributes.FerryStatus, ['frozen']);
+    // (Visibility is eventually consistent: the upsert shows up shortly after the state does.)
+    await eventually('FerryStatus=frozen in visibility', async () => (await handle.describe()).searchAttributes.FerryStatus?.[0] === 'frozen', 20_000);
     const meta = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     assert.match(meta.currentDetails ?? '', /Frozen.*alice.*INC-7/s);
 
@@ -114,7 +114,7 @@ describe('manual freezes', () => {
     assert.equal(frozen.status, 'frozen');
     assert.ok(Math.abs(Date.parse(frozen.waiting.until) - (Date.now() + 2 * 3600_000)) < 120_000);
     const byMallory = await stack.api('POST', `/api/releases/${enc(releaseId)}/hotfix`, { comment: 'let me' }, as('mallory'));
-    assert.equal(byMallory.status, 403);
+    assert.equal(byMallory.status, 403, JSON.stringify(byMallory.body));
     const ok = await stack.api('POST', `/api/releases/${enc(releaseId)}/hotfix`, { comment: 'payments down, INC-9' }, as('carol'));
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     const done = await stack.waitForRelease(releaseId, ['committed', 'failed']);
@@ -160,6 +160,7 @@ describe('manual freezes', () => {
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ env: 'prod' }, 'reason'],
       [{ env: 'prod', reason: '   ' }, 'reason'],
+      [{ env: 'prod', reason: 'two\nlines' }, 'reason'],
       [{ reason: 'x' }, 'env'],
       [{ env: 'prod', all: true, reason: 'x' }, 'env'],
       [{ env: 'Prod!', reason: 'x' }, 'env'],

@@ -19,7 +19,9 @@ export const FreezeBodySchema = z
   .strictObject({
     env: zName('env').optional(),
     all: z.literal(true, { error: 'must be true to freeze every environment' }).optional(),
-    reason: z.string({ error: 'required: why the line is stopped' }).trim().min(1, 'required: why the line is stopped').max(500, 'must be at most 500 characters'),
+    // One line: it is shown in timelines, chat messages and the Temporal UI.
+    reason: z.string({ error: 'required: why the line is stopped' }).trim().min(1, 'required: why the line is stopped').max(500, 'must be at most 500 characters')
+      .regex(/^[^\u0000-\u001f\u007f]*$/, 'must be one line without control characters'),
     until: z.string().max(64).refine((v) => ISO_INSTANT.test(v) || DurationSchema.safeParse(v).success, {
       error: 'must be an ISO date-time with an offset (2026-12-24T18:00:00Z) or a duration from now (90m, 4h, 2d)',
     }).optional(),

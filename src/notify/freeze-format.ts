@@ -23,14 +23,17 @@ export function freezeHeadline(event: FreezeEvent, f: NotifyFreeze): string {
   return `${where} unfrozen${f.endedBy ? ` by ${f.endedBy}` : ' (freeze expired)'}; releases move again`;
 }
 
+/** Slack reads `<!channel>` and `<url|text>` in message text: a reason must not ping everyone or hide a link. */
+const slackEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
 export function freezeSlackMessage(event: FreezeEvent, f: NotifyFreeze, channel?: string): Record<string, unknown> {
-  const text = freezeHeadline(event, f);
+  const text = slackEscape(freezeHeadline(event, f));
   const icon = event === 'freeze-started' ? ':octagonal_sign:' : ':arrow_forward:';
   return {
     ...(channel ? { channel } : {}), text,
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: `${icon} *${text}*` } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `freeze ${f.id} · reason: ${f.reason.slice(0, 500)}` }] },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `freeze ${f.id} · reason: ${slackEscape(f.reason.slice(0, 500))}` }] },
     ],
   };
 }
@@ -39,6 +42,8 @@ export function freezeDiscordMessage(event: FreezeEvent, f: NotifyFreeze): Recor
   const text = freezeHeadline(event, f);
   return {
     content: text,
+    // A reason saying @everyone must not ping everyone.
+    allowed_mentions: { parse: [] },
     embeds: [{
       title: text, color: event === 'freeze-started' ? 0xe01e5a : 0x2eb67d,
       fields: [
