@@ -51,8 +51,8 @@ const EnvSchema = z.object({
   FERRY_TOKENS_FILE: z.string().optional(),
   FERRY_LANE_EVENTS_PER_RUN: z.coerce.number().int().min(1).max(100_000).default(1000),
   FERRY_LANE_HOLDER_CHECK: DurationSchema.default('10m'),
-  FERRY_FREEZE_RECHECK: DurationSchema.default('5m'),
-  FERRY_DORA_WINDOW: DurationSchema.default('30d'),
+  FERRY_FREEZE_RECHECK: DurationSchema.refine((d) => durationMs(d) >= 1000, 'must be at least 1s').default('5m'),
+  FERRY_DORA_WINDOW: DurationSchema.refine((d) => durationMs(d) >= 3_600_000 && durationMs(d) <= 366 * 86_400_000, 'must be between 1h and 366d').default('30d'),
 });
 
 export const FERRY_ROLE_NAMES = ['api', 'release-worker', 'writer'] as const;
