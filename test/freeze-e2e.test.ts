@@ -8,12 +8,18 @@ import { as, configEnv, enc, eventually, release, replayWorkflows } from './supp
 import { cliEnv, runCli } from './support/cli';
 import { startRecorder, type Recorder } from './support/fake-servers';
 import { ADMIN_TOKEN } from './support/http';
-import { sharedTemporal, startStack, stopSharedTemporal, type Stack } from './support/stack';
+import path from 'node:path';
+import { loadConfig } from '../src/config';
+import { startFerry } from '../server/ferry';
+import { silentLogger } from '../src/log';
+import { callApi } from './support/http';
+import { FLUX_SECRET, sharedTemporal, startStack, stopSharedTemporal, type Stack } from './support/stack';
 
 let stack: Stack;
 let hook: Recorder;
 let limited: string;
 let ciToken: string;
+let stackEnv: Record<string, string>;
 
 before(async () => {
   await Promise.all([sharedTemporal(), workflowBundle()]);
@@ -23,6 +29,7 @@ before(async () => {
     staging: {},
     qa: {},
   }, { FERRY_AWAIT_FLUX: 'false', FERRY_FREEZE_RECHECK: '2s' });
+  stackEnv = env;
   stack = await startStack({ env });
   const tok = await stack.api('POST', '/api/tokens', { name: 'stage-hand', owner: 'dave', role: 'deployer', envs: ['staging'] });
   assert.equal(tok.status, 201, JSON.stringify(tok.body));
@@ -241,6 +248,40 @@ describe('manual freezes', () => {
   test('the release and freeze workflows replay', async () => {
     assert.ok((await replayWorkflows(stack, 'releaseWorkflow', 10)) > 0);
     await eventually('a freeze notice workflow', async () => (await replayWorkflows(stack, 'freezeNoticeWorkflow', 5)) > 0);
+  });
+
+  // Last: it replaces the stack's Ferry process with a new one.
+  test('a freeze and the release it holds survive a restart of Ferry', async () => {
+    const started = await freeze({ env: 'prod', reason: 'before the restart' });
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    const { releaseId } = await release(stack, 'restarted', 'prod');
+    assert.equal((await stack.waitForRelease(releaseId, ['frozen', 'committed'])).status, 'frozen');
+    await stack.ferry.stop();
+
+    const suffix = path.basename(stack.dir);
+    const config = loadConfig({
+      FERRY_PORT: '0', FERRY_DATA_DIR: stack.dir, FERRY_FLUX_WEBHOOK_SECRET: FLUX_SECRET,
+      FERRY_TASK_QUEUE: `releases-${suffix}`, FERRY_WRITER_TASK_QUEUE: `gitops-writer-${suffix}`, ...stackEnv,
+    });
+    const again = await startFerry(config, { databaseUrl: stack.databaseUrl, temporalAddress: stack.temporal.address, namespace: 'default' }, { adminToken: ADMIN_TOKEN, log: silentLogger });
+    try {
+      const api = (method: string, route: string) => callApi(again.url!, method, route);
+      const listed = await api('GET', '/api/freezes');
+      assert.ok(listed.body.items.some((f: { id: string; active: boolean }) => f.id === started.body.id && f.active));
+      const prod = (await api('GET', '/api/environments')).body.environments.find((e: { name: string }) => e.name === 'prod');
+      assert.equal(prod.freeze.freezeId, started.body.id);
+      // Still held after a few rechecks by the new worker.
+      await new Promise((r) => setTimeout(r, 4000));
+      assert.equal((await api('GET', `/api/releases/${enc(releaseId)}`)).body.status, 'frozen');
+      assert.equal((await api('DELETE', `/api/freezes/${started.body.id}`)).status, 200);
+      const done = await eventually('the release to commit after the restart', async () => {
+        const r = await api('GET', `/api/releases/${enc(releaseId)}`);
+        return r.body.status === 'committed' ? r.body : undefined;
+      }, 30_000);
+      assert.equal(done.waiting, null);
+    } finally {
+      await again.stop();
+    }
   });
 });
 
