@@ -4,6 +4,9 @@ import {
   discordMessage, githubStatus, grafanaAnnotation, type NotifyEvent, type NotifyInput, type NotifyRelease, type NotifySource,
   slackMessage, webhookPayload,
 } from '../src/notify/format';
+import {
+  type FreezeEvent, freezeDiscordMessage, freezeGrafanaAnnotation, freezeSlackMessage, freezeWebhookPayload, type NotifyFreeze,
+} from '../src/notify/freeze-format';
 import { type ReconcileConfig, targetSecretRef } from '../src/reconcile/config';
 import { getArtifact } from '../src/store/artifacts';
 import type { Db } from '../src/store/db';
@@ -82,6 +85,38 @@ export function createNotifyActivities(deps: NotifyActivityDeps) {
         throw retryable ? ApplicationFailure.retryable(msg, 'NotifyFailed') : ApplicationFailure.nonRetryable(msg, 'NotifyRejected');
       }
       log.debug('notification sent', { target: target.type, event: input.event, releaseId: input.release.id });
+      return `${target.type} answered ${status}`;
+    },
+
+    /** Tells one target that a person stopped the line, or that it moves again. */
+    async notifyFreeze(input: { targetId: string; event: FreezeEvent; freeze: NotifyFreeze }): Promise<string> {
+      const target = reconcile.target(input.targetId);
+      if (!target) return 'target no longer configured';
+      const secret = reconcile.secret(targetSecretRef(target));
+      const { event, freeze } = input;
+      let status: number;
+      switch (target.type) {
+        case 'slack':
+          status = await post(secret, freezeSlackMessage(event, freeze, target.channel));
+          break;
+        case 'discord':
+          status = await post(secret, freezeDiscordMessage(event, freeze));
+          break;
+        case 'webhook':
+          status = await post(secret, freezeWebhookPayload(event, freeze));
+          break;
+        case 'grafana':
+          status = await post(`${target.url.replace(/\/$/, '')}/api/annotations`, freezeGrafanaAnnotation(event, freeze), { authorization: `Bearer ${secret}` });
+          break;
+        case 'github':
+          return 'freezes are not sent to GitHub commit statuses';
+      }
+      if (status < 200 || status >= 300) {
+        const retryable = status >= 500 || status === 429 || status === 408;
+        const msg = `${target.type} notification answered ${status}`;
+        throw retryable ? ApplicationFailure.retryable(msg, 'NotifyFailed') : ApplicationFailure.nonRetryable(msg, 'NotifyRejected');
+      }
+      log.debug('notification sent', { target: target.type, event, freezeId: freeze.id });
       return `${target.type} answered ${status}`;
     },
   };

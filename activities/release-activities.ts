@@ -1,6 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { CheckFreezeInput, FluxVerdict, FluxEventInput, FreezeState } from '../workflows/definitions';
 import { freezeStateAt } from '../src/gates/freeze';
+import { manualFreezeState } from '../src/gates/manual-freeze';
+import type { FreezeWindow } from '../src/gates/types';
+import { activeFreezes } from '../src/store/freezes';
 import { EnvironmentFileSchema } from '../src/artifact/schema';
 import { eventSpeaksFor, fluxEventEnv } from '../src/flux/attribution';
 import { appKustomizationRef } from '../src/flux/kustomization';
@@ -39,6 +42,8 @@ export interface ReleaseActivityDeps {
   allowClusterScoped?: boolean;
   /** FERRY_CONFIG: environments with per-app Flux Kustomizations take verdicts from the app's own one only. */
   environments?: EnvironmentsFile;
+  /** FERRY_FREEZE_RECHECK in ms: how often a release held by a manual freeze looks again without a signal. */
+  freezeRecheckMs?: number;
 }
 
 const TERMINAL_OUTCOMES = new Set(['succeeded', 'failed', 'unhealthy']);
@@ -90,13 +95,24 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
     return out;
   }
 
+  /** Configured windows, then the freezes people started for `env` (or for all environments). */
+  async function freezeNow(windows: FreezeWindow[], at: string, env?: string): Promise<FreezeState> {
+    const fromWindows = freezeStateAt(windows, Date.parse(at));
+    if (env === undefined) return fromWindows;
+    return manualFreezeState(await activeFreezes(db, env), fromWindows, deps.freezeRecheckMs);
+  }
+
   return {
     async recordState(state: ReleaseState): Promise<void> {
       await recordReleaseState(db, state);
     },
 
     /** `record` is the release's state to mirror first (the lanes' fast path folds that task into this one). */
-    async renderRelease(input: { releaseId: string; artifactId: string; app: string; env: string; record?: ReleaseState }): Promise<{ files: string[]; digest: string }> {
+    /**
+     * With `freezes`, the answer of the freeze gate comes back with the render: when nothing is waited for between the
+     * render and the commit, the release needs no separate check.
+     */
+    async renderRelease(input: { releaseId: string; artifactId: string; app: string; env: string; record?: ReleaseState; freezes?: FreezeWindow[] }): Promise<{ files: string[]; digest: string; freeze?: FreezeState }> {
       if (input.record) await recordReleaseState(db, input.record);
       const stored = await getArtifact(db, input.artifactId);
       if (!stored) throw contentError(`artifact "${input.artifactId}" does not exist`);
@@ -115,12 +131,16 @@ export function createReleaseActivities(deps: ReleaseActivityDeps) {
         throw contentError((err as Error).message);
       }
       await saveRender(db, input.releaseId, rendered);
-      return { files: Object.keys(rendered.files), digest: rendered.digest };
+      const files = Object.keys(rendered.files);
+      return input.freezes ? { files, digest: rendered.digest, freeze: await freezeNow(input.freezes, new Date().toISOString(), input.env) } : { files, digest: rendered.digest };
     },
 
-    /** Freeze windows need time-zone data, which workflow code must not depend on; the answer is recorded. */
+    /**
+     * Freeze windows need time-zone data, which workflow code must not depend on, and manual freezes live in
+     * PostgreSQL; the answer is recorded.
+     */
     async checkFreeze(input: CheckFreezeInput): Promise<FreezeState> {
-      return freezeStateAt(input.windows, Date.parse(input.at));
+      return freezeNow(input.windows, input.at, input.env);
     },
 
     /** Events stored before the release started waiting: one terminal verdict per cluster at most. */

@@ -5,6 +5,7 @@ import { FerryClient } from './client';
 import { type CommandSpec, type Ctx, GLOBAL_OPTIONS, type OptionSpec } from './command';
 import { adminCommands } from './commands/admin';
 import { artifactCommands } from './commands/artifact';
+import { insightCommands } from './commands/insights';
 import { releaseCommands } from './commands/release';
 import { bashCompletion, zshCompletion } from './completion';
 import { CliError, EXIT, usageError } from './errors';
@@ -25,7 +26,7 @@ const completionCommand: CommandSpec = {
   },
 };
 
-export const COMMANDS: CommandSpec[] = [...artifactCommands, ...releaseCommands, ...adminCommands, completionCommand];
+export const COMMANDS: CommandSpec[] = [...artifactCommands, ...releaseCommands, ...insightCommands, ...adminCommands, completionCommand];
 
 function optionHelp(opts: Record<string, OptionSpec>): string[] {
   return Object.entries(opts).map(([k, o]) => {
@@ -38,6 +39,7 @@ function usage(): string {
   const groups: Array<[string, (c: CommandSpec) => boolean]> = [
     ['Artifacts', (c) => c.name.startsWith('artifact')],
     ['Releases', (c) => ['deploy', 'release', 'promote', 'rollback', 'watch', 'status', 'history', 'approve', 'reject'].includes(c.name)],
+    ['Control and insight', (c) => c.name.startsWith('freeze') || c.name === 'insights'],
     ['Administration', (c) => c.name.startsWith('policy') || c.name.startsWith('token') || c.name.startsWith('flux')],
     ['Shell', (c) => c.name === 'completion'],
   ];

@@ -18,6 +18,7 @@ import { createLogger, type Logger } from '../src/log';
 import { createMetrics, type FerryMetrics } from '../src/metrics';
 import { ChartStore } from '../src/render/charts';
 import { createPool, type Db, migrate } from '../src/store/db';
+import { doraFigures } from '../src/store/insights';
 import { getRelease } from '../src/store/releases';
 import { useGitHelper } from '../src/gitops/git-helper';
 import { localRemotePath } from '../src/gitops/writer';
@@ -87,6 +88,7 @@ export async function startFerry(
     stops.push(() => db.end());
     await migrate(db);
     metrics.watchReleases(async () => (await db.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM releases GROUP BY status')).rows);
+    if (roles.api) metrics.watchDora(() => doraFigures(db, { from: new Date(Date.now() - config.doraWindowMs), to: new Date(), byEnv: true }), config.doraWindowMs / 1000);
 
     const gitopsRepo = config.gitopsRepo ?? (await ensureDefaultRepo(config.dataDir, config.gitopsBranch));
     // A process that runs workers talks to Temporal over the workers' native (Rust) connection for everything: its
@@ -170,7 +172,7 @@ export async function startFerry(
         stops.push(() => reader.close());
         workers.push(await createReleaseWorker({
           connection: native, namespace: services.namespace, taskQueue: config.taskQueue,
-          deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, reconcile, render: { helm, kustomize, charts }, allowClusterScoped: config.allowClusterScoped, environments: config.environments },
+          deps: { db, git: reader, log, notifyWebhookUrl: config.notifyWebhookUrl, reconcile, render: { helm, kustomize, charts }, allowClusterScoped: config.allowClusterScoped, environments: config.environments, freezeRecheckMs: config.freezeRecheckMs },
           policyDeps: { starter, mainBranch: config.mainBranch, log },
           lanes: { temporal, db: laneDb, taskQueue: config.taskQueue, eventsPerRun: config.laneEventsPerRun, holderCheck: config.laneHolderCheck },
           promote: promoter,

@@ -63,6 +63,8 @@ const EnvSchema = z.object({
   FERRY_TOKENS_FILE: z.string().optional(),
   FERRY_LANE_EVENTS_PER_RUN: z.coerce.number().int().min(1).max(100_000).default(1000),
   FERRY_LANE_HOLDER_CHECK: DurationSchema.default('10m'),
+  FERRY_FREEZE_RECHECK: DurationSchema.refine((d) => durationMs(d) >= 1000, 'must be at least 1s').default('5m'),
+  FERRY_DORA_WINDOW: DurationSchema.refine((d) => durationMs(d) >= 3_600_000 && durationMs(d) <= 366 * 86_400_000, 'must be between 1h and 366d').default('30d'),
 });
 
 export const FERRY_ROLE_NAMES = ['api', 'release-worker', 'writer'] as const;
@@ -141,6 +143,10 @@ export interface FerryConfig {
   laneEventsPerRun: number;
   /** How often a lane checks that the release holding it still runs (a terminated one never leaves). */
   laneHolderCheck: string;
+  /** How often a release held by a manual freeze looks again in case the "lifted" signal was lost. */
+  freezeRecheckMs: number;
+  /** The window of the DORA figures on /metrics. */
+  doraWindowMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -258,6 +264,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     tokens,
     laneEventsPerRun: e.FERRY_LANE_EVENTS_PER_RUN,
     laneHolderCheck: e.FERRY_LANE_HOLDER_CHECK,
+    freezeRecheckMs: durationMs(e.FERRY_FREEZE_RECHECK),
+    doraWindowMs: durationMs(e.FERRY_DORA_WINDOW),
   };
 }
 

@@ -2,6 +2,7 @@
 // serves it on /metrics; the Temporal SDK's runtime metrics are appended when its endpoint is configured.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { GitopsWriterStats } from './gitops/writer';
+import type { DoraFigures } from './store/insights';
 
 export interface FerryMetrics {
   registry: Registry;
@@ -16,7 +17,12 @@ export interface FerryMetrics {
   watchWriter(stats: GitopsWriterStats): void;
   /** Reports releases by status at every scrape (the API process reads them from PostgreSQL). */
   watchReleases(count: () => Promise<Array<{ status: string; n: number }>>): void;
+  /** Reports DORA figures per environment over a trailing window at every scrape (the API process). */
+  watchDora(compute: () => Promise<DoraFigures[]>, windowSeconds: number): void;
 }
+
+/** DORA figures are one PostgreSQL statement; scrapes closer together than this share one answer. */
+const DORA_CACHE_MS = 30_000;
 
 export function createMetrics(): FerryMetrics {
   const registry = new Registry();
@@ -73,10 +79,52 @@ export function createMetrics(): FerryMetrics {
     },
   });
 
+  // DORA figures carry only an `env` label: apps (previews are `<app>-<branch>`) would make the series unbounded.
+  let dora: { compute: () => Promise<DoraFigures[]>; windowSeconds: number; at: number; last?: Promise<DoraFigures[]> } | undefined;
+  const doraNow = (): Promise<DoraFigures[]> => {
+    if (!dora) return Promise.resolve([]);
+    if (!dora.last || Date.now() - dora.at > DORA_CACHE_MS) {
+      dora.at = Date.now();
+      // A database outage must not break the scrape of everything else.
+      dora.last = dora.compute().catch(() => []);
+    }
+    return dora.last;
+  };
+  const doraGauge = (name: string, help: string, labelNames: readonly string[], set: (g: Gauge<string>, f: DoraFigures) => void) =>
+    new Gauge({
+      name, help, labelNames, registers: [registry],
+      async collect() {
+        if (!dora) return;
+        this.reset();
+        for (const f of await doraNow()) set(this, f);
+      },
+    });
+  new Gauge({
+    name: 'ferry_dora_window_seconds', help: 'Length of the trailing window the ferry_dora_* figures cover (FERRY_DORA_WINDOW)', registers: [registry],
+    collect() {
+      if (dora) this.set(dora.windowSeconds);
+    },
+  });
+  doraGauge('ferry_dora_deployments', 'Succeeded releases that changed the environment within the window', ['env'], (g, f) => g.set({ env: f.env! }, f.deploymentFrequency.deployments));
+  doraGauge('ferry_dora_lead_time_seconds', 'Lead time for changes (source commit to release succeeded) within the window, by quantile', ['env', 'quantile'], (g, f) => {
+    if (f.leadTime.medianSeconds !== null) g.set({ env: f.env!, quantile: '0.5' }, f.leadTime.medianSeconds);
+    if (f.leadTime.p90Seconds !== null) g.set({ env: f.env!, quantile: '0.9' }, f.leadTime.p90Seconds);
+  });
+  doraGauge('ferry_dora_changes', 'Releases that committed to the environment within the window', ['env'], (g, f) => g.set({ env: f.env! }, f.changeFailureRate.committed));
+  doraGauge('ferry_dora_failed_changes', 'Of those, the ones Flux failed or that were rolled back', ['env'], (g, f) => g.set({ env: f.env! }, f.changeFailureRate.failed));
+  doraGauge('ferry_dora_change_failure_ratio', 'Change failure rate within the window (failed changes / changes)', ['env'], (g, f) => {
+    if (f.changeFailureRate.rate !== null) g.set({ env: f.env! }, f.changeFailureRate.rate);
+  });
+  doraGauge('ferry_dora_time_to_restore_seconds', 'Time from a failed change to the next success in the same app and environment, by quantile', ['env', 'quantile'], (g, f) => {
+    if (f.timeToRestore.medianSeconds !== null) g.set({ env: f.env!, quantile: '0.5' }, f.timeToRestore.medianSeconds);
+    if (f.timeToRestore.p90Seconds !== null) g.set({ env: f.env!, quantile: '0.9' }, f.timeToRestore.p90Seconds);
+  });
+
   return {
     registry, httpRequests, httpDuration, releaseDuration, gitCommitLatency, gitBatchSize, releaseStarts,
     watchWriter: (stats) => void writers.push(stats),
     watchReleases: (count) => void (releaseCounter = count),
+    watchDora: (compute, windowSeconds) => void (dora = { compute, windowSeconds, at: 0 }),
   };
 }
 

@@ -24,6 +24,11 @@ test('bad values stop start-up naming the variable', () => {
   assert.equal(loadConfig({ FERRY_AWAIT_FLUX: 'false' }).awaitFlux, false);
   assert.throws(() => loadConfig({ FERRY_GITOPS_DIRECT_WRITE: 'yes' }), /FERRY_GITOPS_DIRECT_WRITE/);
   assert.equal(loadConfig({ FERRY_GITOPS_DIRECT_WRITE: 'false' }).gitopsDirectWrite, 'false');
+  assert.equal(loadConfig({}).freezeRecheckMs, 300_000);
+  assert.equal(loadConfig({ FERRY_FREEZE_RECHECK: '30s' }).freezeRecheckMs, 30_000);
+  assert.throws(() => loadConfig({ FERRY_FREEZE_RECHECK: '0s' }), /FERRY_FREEZE_RECHECK/);
+  assert.equal(loadConfig({}).doraWindowMs, 30 * 86_400_000);
+  assert.throws(() => loadConfig({ FERRY_DORA_WINDOW: '10m' }), /FERRY_DORA_WINDOW/);
 });
 
 test('log lines are JSON and never carry secrets', () => {

@@ -107,7 +107,27 @@ export const rejectSignal = defineSignal<[DecisionRequest]>('reject');
 export interface CheckFreezeInput {
   windows: FreezeWindow[];
   at: string;
+  /** Also look for freezes people started for this environment (or all); absent in histories from before those. */
+  env?: string;
 }
+
+/** API → frozen release: a manual freeze was lifted; look again at once instead of at the next recheck. */
+export const freezeLiftedSignal = defineSignal<[{ freezeId: string }]>('freezeLifted');
+
+/** One workflow per manual freeze: tells the notification targets when it starts and when it ends. */
+export interface FreezeNoticeInput {
+  freezeId: string;
+  env: string | null;
+  reason: string;
+  by: string;
+  createdAt: string;
+  until: string | null;
+  /** Notification target ids (no secrets) of the environments it freezes. */
+  targets: string[];
+}
+export const freezeNoticeWorkflowId = (freezeId: string) => `freeze:${freezeId}`;
+/** API → freeze workflow: lifted by `by`. */
+export const freezeEndSignal = defineSignal<[{ by: string; at: string }]>('freezeEnd');
 export type { FreezeState };
 
 // --- Ordering lanes: one entity workflow per app and env passes releases one at a time ---

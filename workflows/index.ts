@@ -6,3 +6,4 @@ export { branchCleanupWorkflow } from './branch-cleanup';
 export { laneWorkflow } from './lane';
 export { autoPromoteWorkflow } from './auto-promote';
 export { autoRollbackWorkflow } from './auto-rollback';
+export { freezeNoticeWorkflow } from './freeze-notice';

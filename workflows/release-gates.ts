@@ -3,10 +3,10 @@
 import type { Duration } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import * as wf from '@temporalio/workflow';
-import type { ReleaseGates } from '../src/gates/types';
+import type { FreezeState, ReleaseGates } from '../src/gates/types';
 import type { Decision } from '../src/release/types';
 import {
-  approveSignal, approveUpdate, DECISION_REFUSALS, type DecisionRequest, type DecisionResult, overrideFreezeUpdate, type ReleaseInput,
+  approveSignal, approveUpdate, DECISION_REFUSALS, type DecisionRequest, type DecisionResult, freezeLiftedSignal, overrideFreezeUpdate,
   rejectSignal, rejectUpdate,
 } from './definitions';
 import type { LaneSeat } from './release-lane';
@@ -31,6 +31,9 @@ function validateRequest(req: DecisionRequest, commentRequired: boolean): void {
 export class GateKeeper {
   private approval: 'approved' | 'rejected' | undefined;
   private hotfix: Decision | undefined;
+  private waitedForApproval = false;
+  /** A manual freeze was lifted somewhere: look at the freeze gate again now rather than at the next recheck. */
+  private freezeLifted = false;
 
   constructor(private readonly run: ReleaseRun, private readonly lane: LaneSeat, private readonly gates: ReleaseGates) {
     wf.setHandler(approveUpdate, (req) => this.approve(req), { validator: (req) => this.validateApproval('approve', req) });
@@ -38,6 +41,9 @@ export class GateKeeper {
     wf.setHandler(overrideFreezeUpdate, (req) => this.overrideFreeze(req), { validator: (req) => this.validateOverride(req) });
     wf.setHandler(approveSignal, (req) => this.signalled('approve', req));
     wf.setHandler(rejectSignal, (req) => this.signalled('reject', req));
+    wf.setHandler(freezeLiftedSignal, () => {
+      this.freezeLifted = true;
+    });
   }
 
   /** A signalled decision goes through the Update's validator; a refusal is recorded, never dropped. */
@@ -70,6 +76,7 @@ export class GateKeeper {
       await run.decide('approvals-bypassed', { by: 'ferry', comment: gates.approvalsBypassed, channel: 'api' }, 'approvals skipped');
       return undefined;
     }
+    this.waitedForApproval = true;
     const deadline = new Date(Date.now() + msToNumber(rule.timeout as Duration)).toISOString();
     run.state.waiting = { kind: 'approval', required: rule.required, approvers: rule.approvers, fourEyes: rule.fourEyes, deadline };
     run.show([
@@ -94,22 +101,45 @@ export class GateKeeper {
     return undefined;
   }
 
-  /** Waits out freeze windows unless a hotfix overrides them; checked last, right before the commit. */
-  async freezes(): Promise<Ending | undefined> {
+  /**
+   * Waits out freezes, the configured windows and those people started, unless a hotfix overrides them; checked
+   * last, right before the commit. `known` is the answer that came back with the render: still current when no
+   * approval was waited for since.
+   */
+  async freezes(known: FreezeState | undefined): Promise<Ending | undefined> {
     const { run, gates } = this;
-    while (gates.freezes.length > 0 && this.hotfix === undefined) {
-      const freeze = await localSteps.checkFreeze({ windows: gates.freezes, at: run.now() });
+    let answer = this.waitedForApproval ? undefined : known;
+    while (this.hotfix === undefined) {
+      this.freezeLifted = false;
+      const freeze = answer ?? (await localSteps.checkFreeze({ windows: gates.freezes, at: run.now(), env: run.input.env }));
+      answer = undefined;
       if (!freeze.frozen) break;
-      run.state.waiting = { kind: 'freeze', window: freeze.window, until: freeze.until, hotfixAllowed: gates.hotfixAllowed };
-      run.show(`**Frozen**: the ${freeze.window} freeze window lasts until ${freeze.until}.${gates.hotfixAllowed.length ? ` A hotfix override by ${gates.hotfixAllowed.join(', ')} lets it through.` : ''}`);
-      await run.enter('frozen', `${freeze.window} freeze until ${freeze.until}`);
-      await wf.condition(() => this.hotfix !== undefined || this.lane.supersededBy !== undefined, Math.max(1000, Date.parse(freeze.until) - Date.now()), {
-        summary: `end of the ${freeze.window} freeze`,
+      const waiting = {
+        kind: 'freeze' as const, window: freeze.window, until: freeze.until, hotfixAllowed: gates.hotfixAllowed,
+        ...(freeze.freezeId ? { freezeId: freeze.freezeId, reason: freeze.reason, by: freeze.by } : {}),
+      };
+      const until = freeze.until ? `until ${freeze.until}` : 'until lifted';
+      // A recheck that finds the same freeze records nothing new.
+      if (run.state.status !== 'frozen' || JSON.stringify(run.state.waiting) !== JSON.stringify(waiting)) {
+        run.state.waiting = waiting;
+        run.show([
+          `**Frozen** (${freeze.window})${freeze.freezeId ? ` by ${freeze.by}: ${freeze.reason}` : ''}, ${until}.`,
+          `Hotfix override: ${gates.hotfixAllowed.length ? gates.hotfixAllowed.join(', ') : 'nobody'} (Update \`overrideFreeze\`).`,
+        ].join('\n\n'));
+        await run.enter('frozen', freeze.freezeId ? `frozen by ${freeze.by}: ${freeze.reason} ${until}` : `${freeze.window} freeze ${until}`);
+      }
+      // A manual freeze has no end to wait for: the release looks again when it is lifted (signal) or every recheck.
+      const left = freeze.until ? Math.max(1000, Date.parse(freeze.until) - Date.now()) : undefined;
+      const wait = freeze.recheckMs ? Math.min(left ?? freeze.recheckMs, freeze.recheckMs) : (left ?? 60_000);
+      await wf.condition(() => this.hotfix !== undefined || this.lane.supersededBy !== undefined || this.freezeLifted, wait, {
+        summary: freeze.until ? `end of the ${freeze.window} freeze` : `recheck of the ${freeze.window} freeze`,
       });
-      run.state.waiting = null;
-      run.show('');
       const superseded = this.lane.superseded();
       if (superseded) return superseded;
+    }
+    if (run.state.waiting?.kind === 'freeze') {
+      run.state.waiting = null;
+      run.show('');
     }
     return undefined;
   }

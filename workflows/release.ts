@@ -40,10 +40,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseState
 
     // Render: the rendering step records `rendering` itself; a bad template ends the release here.
     run.become('rendering');
-    const render = await localSteps.renderRelease({ releaseId: input.releaseId, artifactId: input.artifactId, app: input.app, env: input.env, record: run.state });
+    // The freeze gate's answer comes back with the render, so a release that is not frozen costs no extra step.
+    const render = await localSteps.renderRelease({ releaseId: input.releaseId, artifactId: input.artifactId, app: input.app, env: input.env, record: run.state, freezes: gates.freezes });
 
-    // Gates: approvals first; freeze windows last, right before the commit, since approvals may take days.
-    const stopped = lane.superseded() ?? (await gate.approvals()) ?? (await gate.freezes()) ?? lane.superseded();
+    // Gates: approvals first; freezes last, right before the commit, since approvals may take days.
+    const stopped = lane.superseded() ?? (await gate.approvals()) ?? (await gate.freezes(render.freeze)) ?? lane.superseded();
     if (stopped) return stopped;
 
     // Commit: one commit through the single GitOps writer, which mirrors `committing` before it writes.

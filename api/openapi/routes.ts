@@ -9,7 +9,9 @@ import {
 } from '../routes/gimlet';
 import { DecisionBodySchema } from '../routes/decisions';
 import { SignInSchema } from '../console';
+import { FreezeBodySchema, FreezeListQuerySchema } from '../routes/freezes';
 import { HistoryQuerySchema, StatusQuerySchema } from '../routes/history';
+import { DoraQuerySchema } from '../routes/insights';
 import { BranchDeletedSchema, VarsSchema } from '../routes/policies';
 import { PromoteSchema } from '../routes/promotion';
 import { StartReleaseSchema } from '../routes/releases';
@@ -188,7 +190,8 @@ export const ROUTE_DOCS: RouteDoc[] = [
   {
     method: 'get', path: '/api/environments', summary: 'Server-side environment configuration (gates, ordering, promotion)', tags: ['gates'],
     responses: { 200: { description: '{environments}', schema: z.record(z.string(), z.unknown()) } },
-  },  {
+  },
+  {
     method: 'get', path: '/api/me', summary: 'Who the caller is, and per environment what the caller may do', tags: ['console'],
     responses: { 200: { description: '{name, actor, via, grants, environments: {env: {release, promote, rollback, approve, hotfix}}, temporalUiUrl, namespace}', schema: z.record(z.string(), z.unknown()) } },
   },
@@ -236,5 +239,25 @@ export const ROUTE_DOCS: RouteDoc[] = [
   {
     method: 'delete', path: '/console/session', summary: 'Sign the console out (needs the X-Ferry-CSRF header)', tags: ['console'], auth: 'none',
     responses: { 204: { description: 'signed out' }, 403: { description: 'missing or wrong CSRF header' } },
+  },
+  {
+    method: 'post', path: '/api/freezes', summary: 'Stop the line: hold every release into env (or all) until lifted', tags: ['gates'],
+    roles: ['deployer', 'approver'], envScoped: true, body: { name: 'Freeze', schema: FreezeBodySchema },
+    description: '`all: true` needs a grant for every environment. Releases reaching the freeze gate wait as `frozen` with the reason and who froze it; a hotfix override passes as with configured windows.',
+    responses: { 201: { description: 'the freeze, holding', schema: z.record(z.string(), z.unknown()) }, 400: { description: 'a field is missing or wrong (named)' }, 403: { description: 'not allowed for this env or for all' } },
+  },
+  {
+    method: 'get', path: '/api/freezes', summary: 'Freezes holding now; with ended=true also recent ended ones', tags: ['gates'], query: FreezeListQuerySchema,
+    responses: { 200: { description: '{items}', schema: z.record(z.string(), z.unknown()) } },
+  },
+  {
+    method: 'delete', path: '/api/freezes/:id', summary: 'Lift a freeze; the releases it held go on in order', tags: ['gates'], roles: ['deployer', 'approver'], envScoped: true,
+    description: "Whoever started the freeze may lift it; anyone else needs approver (or admin) for what it freezes.",
+    responses: { 200: { description: 'lifted', schema: z.record(z.string(), z.unknown()) }, 403: { description: 'not allowed' }, 404: { description: 'no such freeze' }, 409: { description: 'already ended' } },
+  },
+  {
+    method: 'get', path: '/api/insights/dora', summary: 'DORA figures per app, env and window, with the counts behind them', tags: ['insights'], query: DoraQuerySchema,
+    description: 'Definitions in docs/insights.md.',
+    responses: { 200: { description: 'deploymentFrequency, leadTime, changeFailureRate, timeToRestore', schema: z.record(z.string(), z.unknown()) }, 400: { description: 'bad app, env or days (named)' } },
   },
 ];

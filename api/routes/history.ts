@@ -5,6 +5,7 @@ import { orderedEnvironments } from '../../src/gates/environments';
 import { zName } from '../../src/names';
 import { RELEASE_STATUSES } from '../../src/release/types';
 import { getArtifact } from '../../src/store/artifacts';
+import { activeFreezes } from '../../src/store/freezes';
 import { BadCursorError, currentRelease, environmentsOfApp, inFlightReleases, lastCommittedRelease, listReleases } from '../../src/store/history';
 import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, parseBody } from '../errors';
@@ -53,7 +54,7 @@ export function historyRoutes(ctx: ApiContext): Router {
   r.get('/status', asyncRoute(async (req, res) => {
     const { app } = parseBody(StatusQuerySchema, { ...req.query });
     const configured = orderedEnvironments(ctx.environments);
-    const released = await environmentsOfApp(ctx.db, app);
+    const [released, holding] = await Promise.all([environmentsOfApp(ctx.db, app), activeFreezes(ctx.db)]);
     const envs = [...configured, ...released.filter((e) => !configured.includes(e))];
     const environments = await Promise.all(envs.map(async (env) => {
       const [running, inFlight] = await Promise.all([currentRelease(ctx.db, app, env), inFlightReleases(ctx.db, app, env)]);
@@ -67,6 +68,8 @@ export function historyRoutes(ctx: ApiContext): Router {
         gitopsCommit: current?.gitopsCommit ?? null,
         fluxStatus: current?.fluxStatus ?? null,
         inFlight,
+        // Freezes people started that hold this environment now (configured windows: GET /api/environments).
+        freezes: holding.filter((f) => f.env === null || f.env === env),
       };
     }));
     res.json({ app, environments });

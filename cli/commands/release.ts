@@ -174,10 +174,11 @@ export const releaseCommands: CommandSpec[] = [
           e.fluxStatus ?? cur?.fluxStatus ?? null,
           short(e.gitopsCommit ?? cur?.gitopsCommit),
           inFlight.length ? inFlight.map((r) => `${r.status} ${short(r.artifactId, 24)}`).join(', ') : '',
+          ((e.freezes ?? []) as Array<{ id: string; createdBy: string; reason: string }>).map((f) => `#${f.id} by ${f.createdBy}: ${f.reason}`).join('; '),
         ];
       });
       ctx.out.line(`${s.app}`);
-      ctx.out.line(table(['ENV', 'ARTIFACT', 'SHA', 'BRANCH', 'RELEASED', 'FLUX', 'COMMIT', 'IN FLIGHT'], rows));
+      ctx.out.line(table(['ENV', 'ARTIFACT', 'SHA', 'BRANCH', 'RELEASED', 'FLUX', 'COMMIT', 'IN FLIGHT', 'FROZEN'], rows));
     },
   },
   {

@@ -44,4 +44,11 @@ export interface AutoPromotion {
   soak?: string;
 }
 
-export type FreezeState = { frozen: false } | { frozen: true; window: string; until: string };
+/**
+ * Whether a release may pass the freeze gate now. A freeze a person started (`freezeId`) carries the reason and who
+ * started it, may have no end (`until` null: until lifted), and is looked at again every `recheckMs` in case the
+ * signal that it was lifted is lost.
+ */
+export type FreezeState =
+  | { frozen: false }
+  | { frozen: true; window: string; until: string | null; freezeId?: string; reason?: string; by?: string; recheckMs?: number };

@@ -55,7 +55,7 @@ export interface TimelineEntry {
 export type Waiting =
   | { kind: 'lane'; lane: string; ahead: number }
   | { kind: 'approval'; required: number; approvers: string[]; fourEyes: boolean; deadline: string }
-  | { kind: 'freeze'; window: string; until: string; hotfixAllowed: string[] };
+  | { kind: 'freeze'; window: string; until: string | null; hotfixAllowed: string[]; freezeId?: string; reason?: string; by?: string };
 
 /** What the workflow knows about its release; mirrored into PostgreSQL after every change. */
 export interface ReleaseState {

@@ -52,9 +52,9 @@ export async function saveArtifact(
   }
   // Who pushed is kept beside the body, not in it: the same artifact pushed by two pipelines is still one artifact.
   const inserted = await db.query<{ created_at: Date }>(
-    `INSERT INTO artifacts (id, repository, sha, branch, event, tag, body, body_hash, created_by, created_by_token, pushed_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING RETURNING created_at`,
-    [artifact.id, v.repositoryName, sha, v.branch ?? '', v.event, v.tag ?? null, artifact, hash, by.actor, by.tokenId ?? null, JSON.stringify(p)],
+    `INSERT INTO artifacts (id, repository, sha, branch, event, tag, body, body_hash, created_by, created_by_token, pushed_by, source_created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING RETURNING created_at`,
+    [artifact.id, v.repositoryName, sha, v.branch ?? '', v.event, v.tag ?? null, artifact, hash, by.actor, by.tokenId ?? null, JSON.stringify(p), sourceCommitTime(v.created)],
   );
   if (inserted.rowCount === 1) return { artifact, created: true, createdAt: inserted.rows[0].created_at.toISOString() };
   const existing = await db.query<{ body: Artifact; body_hash: string; created_at: Date }>(
@@ -65,6 +65,24 @@ export async function saveArtifact(
   if (!row) throw new Error(`artifact "${artifact.id}" vanished during insert`);
   if (row.body_hash !== hash) throw new ArtifactConflictError(artifact.id);
   return { artifact: row.body, created: false, createdAt: row.created_at.toISOString() };
+}
+
+/**
+ * The source commit's time from `version.created`: unix seconds as Gimlet's clients send it, milliseconds, or an ISO
+ * date-time. Anything else leaves the artifact without one (and its releases without a lead time).
+ */
+export function sourceCommitTime(created: string | number | undefined): string | null {
+  if (created === undefined) return null;
+  let ms: number;
+  if (typeof created === 'number' || /^\d+(\.\d+)?$/.test(created)) {
+    const n = Number(created);
+    ms = n > 1e11 ? n : n * 1000;
+  } else {
+    ms = /^\d{4}-\d{2}-\d{2}T/.test(created) ? Date.parse(created) : Number.NaN;
+  }
+  // Year 2000 to a day ahead of now: outside that it is not a commit time but a mistake.
+  if (!Number.isFinite(ms) || ms < 946_684_800_000 || ms > Date.now() + 86_400_000) return null;
+  return new Date(ms).toISOString();
 }
 
 export async function getArtifact(db: Db, id: string): Promise<{ artifact: Artifact; createdAt: string } | null> {

@@ -87,4 +87,14 @@ export async function runScenarios(stack: Stack, keep: Keep): Promise<void> {
   await stack.postFlux(fluxEvent('ReconciliationFailed', (await stack.waitForRelease(failing.id, ['reconciling'])).gitopsCommit, { env: 'prod' }));
   await keep(failing.id, 'auto-rolled-back');
   await keep(`auto-rollback:${failing.id}`, 'started');
+
+  // A manual freeze holds a release until it is lifted; the freeze's own workflow tells the targets.
+  const freeze = await stack.api('POST', '/api/freezes', { env: 'staging', reason: 'recorded freeze' });
+  if (freeze.status !== 201) throw new Error(JSON.stringify(freeze.body));
+  const held = await release(stack, 'recorded-frozen');
+  await stack.waitForRelease(held.id, ['frozen']);
+  await stack.api('DELETE', `/api/freezes/${freeze.body.id}`);
+  await stack.postFlux(fluxEvent('ReconciliationSucceeded', (await stack.waitForRelease(held.id, ['reconciling'])).gitopsCommit, { env: 'staging' }));
+  await keep(held.id, 'frozen-lifted');
+  await keep(`freeze:${freeze.body.id}`, 'lifted');
 }
