@@ -37,7 +37,7 @@ async function start(artifactId: string, env: string): Promise<string> {
 /** Waits for Flux to be awaited, then plays Flux's verdict on the release's commit. */
 async function flux(releaseId: string, reason: 'ReconciliationSucceeded' | 'ReconciliationFailed'): Promise<any> {
   const row = await stack.waitForRelease(releaseId, ['reconciling']);
-  const sent = await stack.postFlux(fluxEvent(reason, row.gitopsCommit, reason === 'ReconciliationFailed' ? { severity: 'error', message: 'apply failed' } : {}));
+  const sent = await stack.postFlux(fluxEvent(reason, row.gitopsCommit, { env: row.env, ...(reason === 'ReconciliationFailed' ? { severity: 'error', message: 'apply failed' } : {}) }));
   assert.ok(sent.status < 300, JSON.stringify(sent.body));
   return stack.waitForRelease(releaseId, ['succeeded', 'failed']);
 }
