@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { get, post, q } from './api.mjs';
+import { call, get, post, q } from './api.mjs';
 import { Confirm, html, short, When } from './ui.mjs';
 
 const versionLine = (v, sha) => (v ? `${short(v.sha)}${v.branch ? ` on ${v.branch}` : ''}${v.authorName ? ` by ${v.authorName}` : ''}${v.message ? `: “${v.message.split('\n')[0]}”` : ''}` : short(sha));
@@ -73,6 +73,33 @@ export function RollbackButton({ app, env, current, onDone }) {
               <input type="radio" name="to" value=${c.artifactId} checked=${c.artifactId === to} onChange=${() => setTo(c.artifactId)} />
               ${short(c.sha)} ${c.branch ? `on ${c.branch}` : ''} — released <${When} at=${c.finishedAt ?? c.updatedAt} /> by ${c.releasedBy}</label>`)}</fieldset>
             ${chosen ? html`<p>Ferry commits the manifests of ${short(chosen.sha)} (artifact ${chosen.artifactId}) to ${env}/${app}/ as a new release, replacing ${current ? short(current.version?.sha ?? current.artifactId) : 'what runs now'}.</p>` : null}`}
+    </${Confirm}>` : null}
+  </span>`;
+}
+
+/** Stop the line in one environment: releases into it wait, without a commit, until the freeze is lifted. */
+export function FreezeButton({ env, onDone }) {
+  const [open, setOpen] = useState(false);
+  const [until, setUntil] = useState('');
+  return html`<span class="buttons">
+    <button type="button" class="danger" onClick=${() => setOpen(true)}>Stop the line</button>
+    ${open ? html`<${Confirm} title=${`Freeze ${env}`} confirmLabel="Freeze" danger comment="required"
+      onConfirm=${(reason) => post('/api/freezes', { env, reason, ...(until ? { until } : {}) }).then(onDone)}
+      onClose=${() => setOpen(false)}>
+      <p>Every release into ${env} waits as “frozen”, with nothing committed, until the freeze is lifted${until ? ` or ${until} has passed` : ''}. A hotfix override still passes. The environment's notification targets hear of it.</p>
+      <label>Until (optional: a duration such as 2h, or an ISO date-time)<input name="until" value=${until} onInput=${(e) => setUntil(e.currentTarget.value.trim())} /></label>
+    </${Confirm}>` : null}
+  </span>`;
+}
+
+export function LiftButton({ freeze, onDone }) {
+  const [open, setOpen] = useState(false);
+  const where = freeze.env ?? 'every environment';
+  return html`<span class="buttons">
+    <button type="button" onClick=${() => setOpen(true)}>Lift</button>
+    ${open ? html`<${Confirm} title=${`Lift the freeze of ${where}`} confirmLabel="Lift"
+      onConfirm=${() => call('DELETE', `/api/freezes/${encodeURIComponent(freeze.id)}`).then(onDone)} onClose=${() => setOpen(false)}>
+      <p>Releases held by this freeze (${freeze.reason}) go on in the order they arrived and commit to ${where}, unless another freeze holds them.</p>
     </${Confirm}>` : null}
   </span>`;
 }

@@ -4,6 +4,7 @@ import { ApiError, get, signIn, signOut } from './api.mjs';
 import { ArtifactPage } from './artifact.mjs';
 import { Board } from './board.mjs';
 import { History } from './history.mjs';
+import { Insights } from './insights.mjs';
 import { ReleasePage } from './release.mjs';
 import { html } from './ui.mjs';
 
@@ -101,6 +102,7 @@ function App() {
   const page = route.name === 'release' ? html`<${ReleasePage} id=${route.arg} me=${me} tick=${live.tick} />`
     : route.name === 'history' ? html`<${History} params=${route.params} tick=${live.tick} />`
       : route.name === 'artifact' ? html`<${ArtifactPage} id=${route.arg} tick=${live.tick} />`
+        : route.name === 'insights' ? html`<${Insights} params=${route.params} tick=${live.tick} />`
         : html`<${Board} me=${me} tick=${live.tick} />`;
   return html`<div class="shell">
     <header>
@@ -108,6 +110,7 @@ function App() {
       <nav aria-label="Main">
         <a href="#/" aria-current=${route.name === 'board' ? 'page' : undefined}>Board</a>
         <a href="#/history" aria-current=${route.name === 'history' ? 'page' : undefined}>History</a>
+        <a href="#/insights" aria-current=${route.name === 'insights' ? 'page' : undefined}>Insights</a>
       </nav>
       <span class=${`live ${live.connected ? 'on' : 'off'}`} title=${live.connected ? 'live updates on' : 'live updates reconnecting'}>${live.connected ? 'live' : 'offline'}</span>
       <span class="who" data-testid="who">${me.name}</span>

@@ -150,6 +150,8 @@ describe('console in a browser', () => {
     await production.getByRole('button', { name: 'Approve' }).waitFor();
     assert.equal(await page.getByRole('button', { name: /Promote/ }).count(), 0);
     assert.equal(await page.getByRole('button', { name: /Roll back/ }).count(), 0);
+    // An approver may stop the line where they hold the role (a freeze is theirs to call), so that button stays.
+    assert.ok(await page.getByRole('button', { name: 'Stop the line' }).count() > 0);
 
     // The same principal through the API is refused, so hiding the buttons is not the protection.
     const refused = await stack.api('POST', '/api/rollback', { app: 'cart', env: 'staging' }, { token: approverOnly });
@@ -158,6 +160,34 @@ describe('console in a browser', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API token').waitFor();
     assert.equal((await context.cookies()).find((c) => c.name === 'ferry_session'), undefined);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('stop the line from the board, see it, lift it; DORA figures per environment', async () => {
+    const { context, page, problems } = await openPage();
+    await signIn(page, PEOPLE.alice);
+    const header = page.locator('th[data-env="production"]');
+    await header.getByRole('button', { name: 'Stop the line' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText(/Every release into production waits/).waitFor();
+    await dialog.getByLabel(/Reason/).fill('incident 42');
+    await dialog.getByRole('button', { name: 'Freeze' }).click();
+    await header.getByText('Frozen by alice: incident 42').waitFor();
+    const held = (await stack.api('GET', '/api/freezes')).body.items;
+    assert.deepEqual(held.map((f: { env: string; reason: string }) => [f.env, f.reason]), [['production', 'incident 42']]);
+
+    await header.getByRole('button', { name: 'Lift' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Lift' }).click();
+    await header.getByText('Frozen by alice').waitFor({ state: 'detached' });
+    assert.deepEqual((await stack.api('GET', '/api/freezes')).body.items, []);
+
+    await page.getByRole('link', { name: 'Insights' }).click();
+    const staging = page.locator('table.insights tr[data-env="staging"]');
+    await staging.waitFor();
+    const dora = (await stack.api('GET', '/api/insights/dora?env=staging&days=30')).body;
+    assert.equal(await staging.locator('td').first().textContent(), String(dora.deploymentFrequency.deployments));
+    await page.getByRole('img', { name: 'Change failure rate' }).waitFor();
     assert.deepEqual(problems, []);
     await context.close();
   });

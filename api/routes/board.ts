@@ -1,9 +1,11 @@
 import { Router } from 'express';
-import { deny, type Principal } from '../../src/auth/roles';
+import { denial } from '../../src/auth/authorize';
+import type { Principal } from '../../src/auth/roles';
 import { environmentConfig, orderedEnvironments } from '../../src/gates/environments';
 import { renderDiff } from '../../src/release/render-diff';
 import { getArtifact } from '../../src/store/artifacts';
 import { appEnvPairs } from '../../src/store/board';
+import { listFreezes } from '../../src/store/freezes';
 import { currentRelease, inFlightReleases, lastCommittedRelease, previousRelease } from '../../src/store/history';
 import type { ReleaseChangeFeed } from '../../src/store/release-changes';
 import { getRelease, gitopsCommitOf } from '../../src/store/releases';
@@ -12,18 +14,31 @@ import type { ApiContext } from '../context';
 import { asyncRoute, HttpError } from '../errors';
 import { versionSummary } from './history';
 
-/** What a person may press, per environment: the same role checks the routes behind the buttons make. */
-export function actionsFor(ctx: ApiContext, p: Principal, env: string) {
+/**
+ * What a person may press in an environment (and for one app, when given): the authorization decision the routes
+ * behind the buttons make (src/auth/authorize.ts), plus the environment's approver and hotfix lists. The routes
+ * decide again; this only keeps buttons that would be refused off the page.
+ */
+export function actionsFor(ctx: ApiContext, p: Principal, env: string, app?: string) {
   const cfg = environmentConfig(ctx.environments, env);
-  const may = (roles: Parameters<typeof deny>[1]) => deny(p, roles, env) === null;
-  const listed = (names: string[] | undefined) => names === undefined || names.length === 0 || names.includes(p.name) || may(['admin']);
+  const target = app === undefined ? { env } : { env, app };
+  const may = (roles: Parameters<typeof denial>[1]) => denial(p, roles, target) === null;
+  const admin = may(['admin']);
   return {
     release: may(['ci', 'deployer']),
     promote: may(['deployer']) && cfg.promotion?.from !== undefined,
     rollback: may(['deployer']),
-    approve: may(['approver']) && listed(cfg.approvals?.approvers),
-    hotfix: may(['deployer']) && (may(['admin']) || (cfg.hotfix?.allowed ?? []).includes(p.name)),
+    approve: may(['approver']) && (admin || (cfg.approvals?.approvers ?? []).includes(p.name)),
+    hotfix: may(['deployer']) && (admin || (cfg.hotfix?.allowed ?? []).includes(p.name)),
+    // Stopping the line, and lifting someone else's freeze (one's own may always be lifted: api/routes/freezes.ts).
+    freeze: denial(p, ['deployer', 'approver'], { env }) === null,
+    lift: denial(p, ['approver'], { env }) === null,
   };
+}
+
+/** The freezes holding now, for the board's environment headers. */
+async function activeFreezesAll(db: ApiContext['db']) {
+  return (await listFreezes(db, { includeEnded: false, limit: 100 })).filter((f) => f.active);
 }
 
 export function boardRoutes(ctx: ApiContext, feed?: ReleaseChangeFeed): Router {
@@ -64,7 +79,13 @@ export function boardRoutes(ctx: ApiContext, feed?: ReleaseChangeFeed): Router {
     }));
     res.json({
       environments: envs.map((env) => ({ name: env, promotesFrom: environmentConfig(ctx.environments, env).promotion?.from ?? null, actions: actionsFor(ctx, p, env) })),
-      apps: apps.map((app) => ({ app, cells: Object.fromEntries(cells.filter((c) => c.app === app).map((c) => [c.env, { current: c.current, inFlight: c.inFlight }])) })),
+      apps: apps.map((app) => ({
+        app,
+        cells: Object.fromEntries(cells.filter((c) => c.app === app).map((c) => [c.env, { current: c.current, inFlight: c.inFlight, actions: actionsFor(ctx, p, c.env, app) }])),
+        // Environments this app has not reached yet can still be promoted to.
+        actions: Object.fromEntries(envs.map((env) => [env, actionsFor(ctx, p, env, app)])),
+      })),
+      freezes: await activeFreezesAll(ctx.db),
     });
   }));
 
