@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { zName } from '../names';
-import { globProblem } from '../policy/glob';
+import { type GlobKind, globProblem } from '../policy/glob';
+import { unsupportedMessage, unsupportedSyntax } from '../regex';
+import { patternBudgetIssue } from './pattern-budget';
 
 /** Ids appear in workflow ids, commit titles and URLs: keep them to a URL- and path-safe alphabet. */
 export const ArtifactIdSchema = z
@@ -32,9 +34,9 @@ export const VersionSchema = z.looseObject({
   created: z.union([z.string(), z.number()]).optional(),
 });
 
-const glob = (what: string) =>
+const glob = (what: string, kind: GlobKind = 'branch') =>
   z.string().min(1).max(255).superRefine((g, ctx) => {
-    const problem = globProblem(g);
+    const problem = globProblem(g, kind);
     if (problem) ctx.addIssue({ code: 'custom', message: `${what} ${problem}` });
   });
 
@@ -45,10 +47,10 @@ const glob = (what: string) =>
 export const DeploySchema = z
   .looseObject({
     branch: glob('branch glob').optional(),
-    tag: glob('tag glob').optional(),
+    tag: glob('tag glob', 'tag').optional(),
     event: z.union([EventSchema, z.array(EventSchema).min(1).max(3)]).optional(),
     targetBranch: glob('target branch glob').optional(),
-    commitMessagePatterns: z.array(glob('commit message pattern').pipe(z.string().max(1000))).max(50).optional(),
+    commitMessagePatterns: z.array(glob('commit message pattern', 'message')).max(50).optional(),
   })
   .superRefine((d, ctx) => {
     const events = d.event === undefined ? undefined : Array.isArray(d.event) ? d.event : [d.event];
@@ -87,10 +89,18 @@ export const ChartSchema = z
   });
 export type Chart = z.infer<typeof ChartSchema>;
 
-const Selector = z.string().min(1).max(253);
+/**
+ * kustomize reads target fields as whole-string regular expressions (RE2 syntax). Backtracking-only syntax is named
+ * here; the full check runs once per distinct target in ./pattern-budget, and for targets holding template
+ * variables when the release renders.
+ */
+const Selector = z.string().min(1).max(253).superRefine((want, ctx) => {
+  const unsupported = unsupportedSyntax(want);
+  if (unsupported) ctx.addIssue({ code: 'custom', message: unsupportedMessage(unsupported) });
+});
 export const Json6902PatchSchema = z.looseObject({
   target: z.looseObject({
-    group: z.string().max(253).optional(),
+    group: z.union([z.literal(''), Selector]).optional(),
     version: Selector.optional(),
     kind: Selector.optional(),
     name: Selector.optional(),
@@ -145,6 +155,8 @@ export const ArtifactInputSchema = z
     artifacts: z.array(ItemSchema).max(200).optional(),
   })
   .superRefine((a, ctx) => {
+    const budget = patternBudgetIssue(a.environments, a.version.message?.length ?? 0);
+    if (budget) ctx.addIssue({ code: 'custom', path: budget.path, message: budget.message });
     const seen = new Set<string>();
     a.environments.forEach((e, i) => {
       const key = `${e.env}/${e.app}`;
