@@ -5,6 +5,7 @@ import { ConfigFileError, loadFerryConfigFile, loadTokensFile, type NamedToken }
 import type { EnvironmentsFile } from './gates/environments';
 import type { ReconcileConfig } from './reconcile/config';
 import { DurationSchema, durationMs } from './duration';
+import { type ChartSources, parseChartRepositories } from './render/chart-sources';
 
 export { DurationSchema, durationMs };
 
@@ -36,6 +37,7 @@ const EnvSchema = z.object({
   FERRY_BRANCH_RESTRICTIONS: z.string().optional(),
   FERRY_MAIN_BRANCH: z.string().regex(/^[^\s]{1,255}$/).default('main'),
   FERRY_CHART_ROOT: z.string().optional(),
+  FERRY_CHART_REPOSITORIES: z.string().optional(),
   FERRY_GIT_RETRY_FOR: DurationSchema.default('5m'),
   FERRY_ROLES: z.string().default('api,release-worker,writer'),
   FERRY_SHUTDOWN_GRACE: DurationSchema.default('20s'),
@@ -93,6 +95,8 @@ export interface FerryConfig {
   mainBranch: string;
   /** Directory that local charts (`chart.path`) must lie below; unset refuses local charts. */
   chartRoot?: string;
+  /** Chart repositories Ferry may fetch from (FERRY_CHART_REPOSITORIES); empty refuses repository charts. */
+  chartSources: ChartSources;
   /** env key (upper-case, `_` for `-`) → repository, from FERRY_GITOPS_REPO_<ENV> */
   gitopsRepoByEnv: Record<string, string>;
   /** how long the writer keeps retrying an unreachable or rejecting remote before the activity retries */
@@ -142,6 +146,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
   } catch (err) {
     throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
   }
+  let chartSources: ChartSources;
+  try {
+    chartSources = parseChartRepositories(e.FERRY_CHART_REPOSITORIES);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
+  }
   const gitopsRepoByEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(blankless)) {
     if (!k.startsWith(ENV_REPO_PREFIX) || !v) continue;
@@ -186,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     branchRestrictions,
     mainBranch: e.FERRY_MAIN_BRANCH,
     chartRoot: e.FERRY_CHART_ROOT === undefined ? undefined : path.resolve(e.FERRY_CHART_ROOT),
+    chartSources,
     gitopsRepoByEnv,
     gitRetryForMs: durationMs(e.FERRY_GIT_RETRY_FOR),
     roles: parseRoles(e.FERRY_ROLES),
