@@ -135,7 +135,7 @@ describe('an artifact\'s pattern budget', () => {
   });
 
   test('many long message patterns over a long message are refused; the same short ones everywhere are not', () => {
-    const long = Array.from({ length: 20 }, (_, k) => `${'*a'.repeat(120)}*${k}`);
+    const long = Array.from({ length: 10 }, (_, k) => `${'*a'.repeat(120)}*${k}`);
     const r = ArtifactInputSchema.safeParse(artifact([file(1, { deploy: { branch: 'main', commitMessagePatterns: long } })], 'a'.repeat(10_000)));
     assert.equal(r.success, false);
     assert.match(r.error!.issues[0]!.message, new RegExp(`at most ${MAX_MATCH_WORK}`));

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { zName } from '../names';
-import { type GlobKind, globProblem } from '../policy/glob';
+import { globShapeProblem } from '../policy/glob';
 import { unsupportedMessage, unsupportedSyntax } from '../regex';
 import { patternBudgetIssue } from './pattern-budget';
 
@@ -34,9 +34,11 @@ export const VersionSchema = z.looseObject({
   created: z.union([z.string(), z.number()]).optional(),
 });
 
-const glob = (what: string, kind: GlobKind = 'branch') =>
+// Only the checks that cost nothing here: translating and compiling waits until the artifact's pattern budget
+// has been checked (./pattern-budget), so a thousand long globs cannot cost seconds before being refused.
+const glob = (what: string) =>
   z.string().min(1).max(255).superRefine((g, ctx) => {
-    const problem = globProblem(g, kind);
+    const problem = globShapeProblem(g);
     if (problem) ctx.addIssue({ code: 'custom', message: `${what} ${problem}` });
   });
 
@@ -47,10 +49,10 @@ const glob = (what: string, kind: GlobKind = 'branch') =>
 export const DeploySchema = z
   .looseObject({
     branch: glob('branch glob').optional(),
-    tag: glob('tag glob', 'tag').optional(),
+    tag: glob('tag glob').optional(),
     event: z.union([EventSchema, z.array(EventSchema).min(1).max(3)]).optional(),
     targetBranch: glob('target branch glob').optional(),
-    commitMessagePatterns: z.array(glob('commit message pattern', 'message')).max(50).optional(),
+    commitMessagePatterns: z.array(glob('commit message pattern')).max(50).optional(),
   })
   .superRefine((d, ctx) => {
     const events = d.event === undefined ? undefined : Array.isArray(d.event) ? d.event : [d.event];
@@ -155,7 +157,7 @@ export const ArtifactInputSchema = z
     artifacts: z.array(ItemSchema).max(200).optional(),
   })
   .superRefine((a, ctx) => {
-    const budget = patternBudgetIssue(a.environments, a.version.message?.length ?? 0);
+    const budget = patternBudgetIssue(a.environments, a.version);
     if (budget) ctx.addIssue({ code: 'custom', path: budget.path, message: budget.message });
     const seen = new Set<string>();
     a.environments.forEach((e, i) => {

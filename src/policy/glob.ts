@@ -56,7 +56,7 @@ function translateClass(pattern: string, open: number, close: number, kind: Glob
   for (; i < close; i++) {
     const c = pattern[i]!;
     if (c === '\\') {
-      body += RE2JS.quote(pattern[++i] ?? '\\');
+      body += literal(pattern[++i] ?? '\\');
     } else if (c === '[' && pattern[i + 1] === ':') {
       const end = pattern.indexOf(':]', i + 2);
       const name = pattern.slice(i + 2, end);
@@ -111,7 +111,7 @@ export function globToRegex(pattern: string, kind: GlobKind): string {
     const c = pattern[i]!;
     if (c === '\\') {
       const next = pattern[++i];
-      out += next === undefined ? '\\\\' : RE2JS.quote(next);
+      out += next === undefined ? '\\\\' : literal(next);
     } else if (c === '*') {
       let stars = 1;
       while (pattern[i + stars] === '*') stars++;
@@ -143,10 +143,15 @@ export function globToRegex(pattern: string, kind: GlobKind): string {
     } else if (c === '}' && closers.has(i)) {
       out += ')';
     } else {
-      out += RE2JS.quote(c);
+      out += literal(c);
     }
   }
   return out;
+}
+
+/** One character as an RE2 literal, inside or outside a class. */
+function literal(c: string): string {
+  return /[\\.+*?()|[\]{}^$-]/.test(c) ? `\\${c}` : c;
 }
 
 /** The compiled form of `pattern` (without its `!`); throws a PatternError when it cannot be used. */
@@ -171,13 +176,21 @@ export function globMatches(glob: string, value: string, kind: GlobKind): boolea
   return negated ? !hit : hit;
 }
 
-/** Null when the glob can be used, else why not (for 400 answers and validation messages). */
-export function globProblem(glob: string, kind: GlobKind = 'branch'): string | null {
+/** The checks that cost nothing: empty, negated twice, control characters. */
+export function globShapeProblem(glob: string): string | null {
   const { pattern } = parseGlob(glob);
   if (pattern === '') return 'must not be empty (a lone "!" negates nothing)';
   if (pattern.startsWith('!')) return 'a pattern may be negated once ("!x"), not twice';
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(pattern)) return 'must not contain control characters';
+  return null;
+}
+
+/** Null when the glob can be used, else why not (for 400 answers and validation messages). */
+export function globProblem(glob: string, kind: GlobKind = 'branch'): string | null {
+  const shape = globShapeProblem(glob);
+  if (shape) return shape;
+  const { pattern } = parseGlob(glob);
   // Translating is cheap string work and its output always compiles (tests hold that), so validation does not
   // pay for RE2 compilation: that happens once per distinct pattern when it is first matched.
   try {

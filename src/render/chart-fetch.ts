@@ -91,8 +91,9 @@ export function findInIndex(indexText: string, indexUrl: string, name: string, v
   let index: { entries?: Record<string, IndexEntry[]> };
   try {
     index = parseYaml(indexText, { maxAliasCount: 1000 }) as typeof index;
-  } catch (err) {
-    throw new RenderError(`${what}: index.yaml is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  } catch {
+    // The parser's message quotes the text; say no more than that it is not an index.
+    throw new RenderError(`${what}: index.yaml is not valid YAML`);
   }
   const versions = index?.entries?.[name];
   if (!Array.isArray(versions)) throw new RenderError(`${what}: the repository has no chart "${name}"`);
