@@ -14,7 +14,12 @@ import { RenderError } from './tools';
 export const MAX_INDEX_BYTES = 20 * 1024 * 1024;
 export const MAX_CHART_BYTES = 20 * 1024 * 1024;
 const MAX_REDIRECTS = 5;
-const TIMEOUT_MS = 30_000;
+/**
+ * All attempts of one fetch end within this: the render activity has one minute before Temporal would time it out
+ * and retry it, which is exactly the long retrying a chart that cannot be fetched must not get.
+ */
+export const FETCH_DEADLINE_MS = 40_000;
+const REQUEST_TIMEOUT_MS = 15_000;
 
 /** Worth another try soon: the repository answered 429/502/503/504, or the connection broke or timed out. */
 export class TransientFetchError extends Error {}
@@ -25,7 +30,7 @@ interface Response {
   location?: string;
 }
 
-function request(url: URL, pinned: { address: string; family: 4 | 6 }, maxBytes: number, what: string): Promise<Response> {
+function request(url: URL, pinned: { address: string; family: 4 | 6 }, maxBytes: number, what: string, timeoutMs: number): Promise<Response> {
   const lib = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const req = lib.get(url, {
@@ -35,7 +40,7 @@ function request(url: URL, pinned: { address: string; family: 4 | 6 }, maxBytes:
         else cb(null, pinned.address, pinned.family);
       },
       headers: { 'user-agent': 'ferry', accept: '*/*' },
-      timeout: TIMEOUT_MS,
+      timeout: timeoutMs,
     }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -51,7 +56,7 @@ function request(url: URL, pinned: { address: string; family: 4 | 6 }, maxBytes:
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), location: res.headers.location }));
       res.on('error', (err) => reject(new TransientFetchError(`${what}: ${url.host}: ${err.message}`)));
     });
-    req.on('timeout', () => req.destroy(new TransientFetchError(`${what}: ${url.host} did not answer within ${TIMEOUT_MS / 1000} s`)));
+    req.on('timeout', () => req.destroy(new TransientFetchError(`${what}: ${url.host} did not answer within ${Math.round(timeoutMs / 1000)} s`)));
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err instanceof TransientFetchError || err instanceof RenderError) reject(err);
       else if (err.code === 'ECONNRESET' || err.code === 'ETIMEDOUT' || err.code === 'EPIPE') reject(new TransientFetchError(`${what}: ${url.host}: ${err.code}`));
@@ -61,13 +66,15 @@ function request(url: URL, pinned: { address: string; family: 4 | 6 }, maxBytes:
 }
 
 /** GET with checked, pinned connections and checked redirects; non-2xx answers become errors naming `what`. */
-export async function checkedGet(sources: ChartSources, start: string, maxBytes: number, what: string): Promise<Buffer> {
+export async function checkedGet(sources: ChartSources, start: string, maxBytes: number, what: string, deadline = Date.now() + REQUEST_TIMEOUT_MS): Promise<Buffer> {
   let url = new URL(start);
   for (let hop = 0; ; hop++) {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ChartSourceError(`${what}: ${url.protocol} URLs are not fetched`);
     if (url.username || url.password) throw new ChartSourceError(`${what}: URLs with credentials are not fetched`);
     const pinned = await checkedAddress(sources, url, what);
-    const res = await request(url, pinned, maxBytes, what);
+    const left = deadline - Date.now();
+    if (left <= 0) throw new TransientFetchError(`${what}: ${url.host} did not answer in time`);
+    const res = await request(url, pinned, maxBytes, what, Math.min(REQUEST_TIMEOUT_MS, left));
     if (res.status >= 300 && res.status < 400 && res.location) {
       if (hop >= MAX_REDIRECTS) throw new RenderError(`${what}: more than ${MAX_REDIRECTS} redirects`);
       url = new URL(res.location, url);
@@ -114,26 +121,29 @@ export function findInIndex(indexText: string, indexUrl: string, name: string, v
 
 /**
  * The chart archive of `name` `version` from the HTTP repository `repository`. A transient failure is retried
- * (`attempts` in all, with a short pause); what remains is thrown as a RenderError: the release fails with it.
+ * (`attempts` in all, pauses of 1 s and 2 s, all within FETCH_DEADLINE_MS); what remains is thrown as a
+ * RenderError: the release fails with it.
  */
 export async function fetchHttpChart(sources: ChartSources, repository: string, name: string, version: string, what: string, attempts = 3): Promise<Buffer> {
+  const deadline = Date.now() + FETCH_DEADLINE_MS;
   for (let attempt = 1; ; attempt++) {
     try {
       const indexUrl = `${repository.replace(/\/+$/, '')}/index.yaml`;
-      const index = await checkedGet(sources, indexUrl, MAX_INDEX_BYTES, `${what}: index.yaml`);
+      const index = await checkedGet(sources, indexUrl, MAX_INDEX_BYTES, `${what}: index.yaml`, deadline);
       const found = findInIndex(index.toString('utf8'), indexUrl, name, version, what);
       if (!repositoryAllowed(sources, found.url)) {
         throw new ChartSourceError(`${what}: index.yaml points the archive to ${new URL(found.url).host}${new URL(found.url).pathname}, which ${CHART_REPOSITORIES_VAR} does not list`);
       }
-      const archive = await checkedGet(sources, found.url, MAX_CHART_BYTES, `${what}: archive`);
+      const archive = await checkedGet(sources, found.url, MAX_CHART_BYTES, `${what}: archive`, deadline);
       if (found.digest && createHash('sha256').update(archive).digest('hex') !== found.digest) {
         throw new RenderError(`${what}: the archive's sha256 differs from the digest index.yaml gives`);
       }
       return archive;
     } catch (err) {
       if (!(err instanceof TransientFetchError)) throw err;
-      if (attempt >= attempts) throw new RenderError(`${err.message} (gave up after ${attempts} attempts)`);
-      await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** (attempt - 1)));
+      const pause = 1000 * 2 ** (attempt - 1);
+      if (attempt >= attempts || Date.now() + pause >= deadline) throw new RenderError(`${err.message} (gave up after ${attempt} attempts)`);
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
 }

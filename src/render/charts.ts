@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Chart } from '../artifact/schema';
 import { InvalidNameError, safeRelativePath } from '../names';
-import { fetchHttpChart } from './chart-fetch';
+import { FETCH_DEADLINE_MS, fetchHttpChart } from './chart-fetch';
 import { CHART_REPOSITORIES_VAR, type ChartSources, ChartSourceError, checkedAddress, repositoryAllowed } from './chart-sources';
 import { cleanToolMessage, RenderError, runTool } from './tools';
 
@@ -163,15 +163,17 @@ export class ChartStore {
     const registry = new URL(repository.replace(/^oci:/, 'https:'));
     await checkedAddress(this.sources, registry, what);
     const args = ['pull', `${repository.replace(/\/+$/, '')}/${name}`, '--version', version, '--destination', tmp];
+    const deadline = Date.now() + FETCH_DEADLINE_MS;
     for (let attempt = 1; ; attempt++) {
       try {
-        await runTool(this.opts.helm!, args, { env: this.helmEnv(), timeoutMs: 120_000 });
+        await runTool(this.opts.helm!, args, { env: this.helmEnv(), timeoutMs: Math.max(1000, deadline - Date.now()) });
         return;
       } catch (err) {
         const msg = cleanToolMessage((err as Error).message, tmp);
         const transient = /\b(429|502|503|504)\b|timeout|connection reset|TLS handshake/i.test(msg);
-        if (!transient || attempt >= 3) throw new RenderError(`${what}: ${msg}${transient ? ' (gave up after 3 attempts)' : ''}`);
-        await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** (attempt - 1)));
+        const pause = 1000 * 2 ** (attempt - 1);
+        if (!transient || attempt >= 3 || Date.now() + pause >= deadline) throw new RenderError(`${what}: ${msg}${transient ? ` (gave up after ${attempt} attempts)` : ''}`);
+        await new Promise((resolve) => setTimeout(resolve, pause));
       }
     }
   }
