@@ -39,6 +39,7 @@ function usesOf(environments: EnvFileLike[]): PatternUse[] {
     d?.commitMessagePatterns?.forEach((p, j) => uses.push({ kind: 'message', pattern: p, path: ['environments', i, 'deploy', 'commitMessagePatterns', j] }));
     if (e.cleanup?.branch) uses.push({ kind: 'cleanup', pattern: e.cleanup.branch, path: ['environments', i, 'cleanup', 'branch'] });
     e.json6902Patches?.forEach((p, j) => {
+      if (!p?.target || typeof p.target !== 'object') return;
       for (const field of ['group', 'version', 'kind', 'name', 'namespace']) {
         const want = p.target[field];
         if (typeof want === 'string' && want !== '' && !want.includes('{{')) {
