@@ -67,6 +67,9 @@ export class ChartStore {
     if (!CHART_NAME.test(name)) throw new RenderError(`${source}: chart.name: "${name}" is not a chart name (letters, digits, ".", "_", "-")`);
     if (!CHART_VERSION.test(version)) throw new RenderError(`${source}: chart.version: "${version}" is not an exact version such as 1.4.2`);
     if (!REPOSITORY.test(repository)) throw new RenderError(`${source}: chart.repository: "${repository}" must be an http(s):// or oci:// URL`);
+    if (/^[a-z]+:\/\/[^/]*@/i.test(repository)) {
+      throw new ChartSourceError(`${source}: chart.repository: credentials in the URL are not accepted; the server's chart repositories are configured by the operator`);
+    }
     if (!repositoryAllowed(this.sources, repository)) {
       throw new ChartSourceError(`${source}: chart.repository: "${repository}" is not one of the chart repositories this server may fetch from (${CHART_REPOSITORIES_VAR})`);
     }

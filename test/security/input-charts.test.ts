@@ -119,8 +119,8 @@ describe('chart sources are under the server\'s control', () => {
   test('a repository that is not listed (Ferry\'s own API, an internal port) is refused without a connection', async () => {
     await assertRefused(await releaseChart('ssrf-self', { repository: `${stack.url}/api`, name: 'webapp', version: '1.0.0' }), /is not one of the chart repositories this server may fetch from \(FERRY_CHART_REPOSITORIES\)/);
     await assertRefused(await releaseChart('ssrf-victim', { repository: `oci://127.0.0.1:${victim.port}/charts`, name: 'webapp', version: '1.0.0' }), /FERRY_CHART_REPOSITORIES/);
-    // A listed prefix admits whole path segments only.
-    await assertRefused(await releaseChart('ssrf-prefix', { repository: `${hostile.url}@127.0.0.1:${victim.port}/`, name: 'webapp', version: '1.0.0' }), /FERRY_CHART_REPOSITORIES|must be an http/);
+    // user@host would make a listed host's name the user part of a URL to another host.
+    await assertRefused(await releaseChart('ssrf-prefix', { repository: `${hostile.url}@127.0.0.1:${victim.port}/`, name: 'webapp', version: '1.0.0' }), /credentials in the URL are not accepted/);
     assert.deepEqual(victim.requests, []);
   });
 
