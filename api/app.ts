@@ -1,7 +1,7 @@
 import express from 'express';
 import { requireToken } from './auth';
 import type { ApiContext } from './context';
-import { errorHandler, HttpError } from './errors';
+import { errorHandler, HttpError, refuseDeepJson } from './errors';
 import { artifactRoutes } from './routes/artifacts';
 import { decisionRoutes } from './routes/decisions';
 import { environmentRoutes } from './routes/environments';
@@ -30,7 +30,7 @@ export function createApi(ctx: ApiContext): express.Express {
   app.use(consoleRoutes(ctx), consoleOidcRoutes(ctx));
   // Signed by Flux's HMAC instead of a bearer token; mounted before the JSON parser because it needs raw bytes.
   app.use('/api', fluxRoutes(ctx));
-  app.use('/api', requireToken(ctx.authenticate), express.json({ limit: ctx.maxBody, strict: true }));
+  app.use('/api', requireToken(ctx.authenticate), express.json({ limit: ctx.maxBody, strict: true, verify: refuseDeepJson }));
   app.use('/api', openApiRoutes());
   app.use('/api', artifactRoutes(ctx));
   // Before any other rollback route: it turns Gimlet-shaped rollbacks into Ferry's shape and checks the caller.

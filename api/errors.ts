@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError, type ZodType, type z } from 'zod';
+import { jsonNestingProblem } from '../src/nesting';
 
 /** An error with an HTTP status whose message is safe to show the caller. */
 export class HttpError extends Error {
@@ -24,6 +25,12 @@ export const asyncRoute =
   (req, res, next) => {
     fn(req, res, next).catch(next);
   };
+
+/** express.json's verify hook: deeply nested bodies are a 400 before they are parsed (see src/nesting.ts). */
+export function refuseDeepJson(_req: unknown, _res: unknown, buf: Buffer): void {
+  const problem = jsonNestingProblem(buf);
+  if (problem) throw Object.assign(new Error(problem), { status: 400 });
+}
 
 export function errorHandler(log: { error: (m: string, f?: Record<string, unknown>) => void }): ErrorRequestHandler {
   return (err, req, res, _next) => {

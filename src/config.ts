@@ -7,6 +7,7 @@ import type { ReconcileConfig } from './reconcile/config';
 import { DurationSchema, durationMs } from './duration';
 import { branchNameProblem } from './gitops/branch-name';
 import { envRepoKey } from './gitops/repos';
+import { type ChartSources, parseChartRepositories } from './render/chart-sources';
 
 export { DurationSchema, durationMs };
 
@@ -43,6 +44,7 @@ const EnvSchema = z.object({
   FERRY_BRANCH_RESTRICTIONS: z.string().optional(),
   FERRY_MAIN_BRANCH: z.string().regex(/^[^\s]{1,255}$/).default('main'),
   FERRY_CHART_ROOT: z.string().optional(),
+  FERRY_CHART_REPOSITORIES: z.string().optional(),
   FERRY_GIT_RETRY_FOR: DurationSchema.default('5m'),
   FERRY_ROLES: z.string().default('api,release-worker,writer'),
   FERRY_SHUTDOWN_GRACE: DurationSchema.default('20s'),
@@ -113,6 +115,8 @@ export interface FerryConfig {
   mainBranch: string;
   /** Directory that local charts (`chart.path`) must lie below; unset refuses local charts. */
   chartRoot?: string;
+  /** Chart repositories Ferry may fetch from (FERRY_CHART_REPOSITORIES); empty refuses repository charts. */
+  chartSources: ChartSources;
   /** env key (upper-case, `_` for `-`) → repository, from FERRY_GITOPS_REPO_<ENV> */
   gitopsRepoByEnv: Record<string, string>;
   /** env key → branch, from FERRY_GITOPS_BRANCH_<ENV> and the environments' `gitops.branch` in FERRY_CONFIG */
@@ -167,6 +171,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
   let branchRestrictions: Policy[];
   try {
     branchRestrictions = parseServerRestrictions(e.FERRY_BRANCH_RESTRICTIONS);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
+  }
+  let chartSources: ChartSources;
+  try {
+    chartSources = parseChartRepositories(e.FERRY_CHART_REPOSITORIES);
   } catch (err) {
     throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
   }
@@ -240,6 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     branchRestrictions,
     mainBranch: e.FERRY_MAIN_BRANCH,
     chartRoot: e.FERRY_CHART_ROOT === undefined ? undefined : path.resolve(e.FERRY_CHART_ROOT),
+    chartSources,
     gitopsRepoByEnv,
     gitopsBranchByEnv,
     gitRetryForMs: durationMs(e.FERRY_GIT_RETRY_FOR),

@@ -8,6 +8,7 @@ import { ChartStore } from '../src/render/charts';
 import { renderEnvironment, type RenderOptions } from '../src/render/release-render';
 import { resolveHelmBinary, resolveKustomizeBinary } from '../server/tools';
 import { type ChartRepo, FIXTURE_CHARTS, startChartRepo } from './support/chart-repo';
+import { parseChartRepositories } from '../src/render/chart-sources';
 
 let repo: ChartRepo;
 let dir: string;
@@ -16,7 +17,7 @@ let opts: RenderOptions;
 before(async () => {
   repo = await startChartRepo();
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-render-'));
-  opts = { helm: resolveHelmBinary(), kustomize: resolveKustomizeBinary(), charts: new ChartStore({ cacheDir: path.join(dir, 'charts'), helm: resolveHelmBinary(), localRoot: FIXTURE_CHARTS }) };
+  opts = { helm: resolveHelmBinary(), kustomize: resolveKustomizeBinary(), charts: new ChartStore({ cacheDir: path.join(dir, 'charts'), helm: resolveHelmBinary(), localRoot: FIXTURE_CHARTS, sources: parseChartRepositories(repo.url) }) };
 });
 after(async () => {
   await repo?.close();
@@ -91,7 +92,7 @@ describe('rendering a Helm chart with values, both patch kinds and raw manifests
     assert.equal(first.digest, second.digest);
     assert.deepEqual(first.files, second.files);
     // A new process (a new store on the same directory) finds the cached chart too.
-    const restarted = new ChartStore({ cacheDir: path.join(dir, 'charts'), helm: resolveHelmBinary() });
+    const restarted = new ChartStore({ cacheDir: path.join(dir, 'charts'), helm: resolveHelmBinary(), sources: parseChartRepositories(repo.url) });
     const third = await renderEnvironment(artifact, chartFile(), { ...opts, charts: restarted, envVars: { REGION: 'eu' } });
     assert.equal(third.digest, first.digest);
     assert.equal(restarted.fetches, 0);

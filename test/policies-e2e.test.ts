@@ -10,7 +10,7 @@ let repo: ChartRepo;
 before(async () => {
   repo = await startChartRepo();
   stack = await startStack({
-    env: { FERRY_AWAIT_FLUX: 'false', FERRY_BRANCH_RESTRICTIONS: 'production=^main$', FERRY_CHART_ROOT: FIXTURE_CHARTS },
+    env: { FERRY_AWAIT_FLUX: 'false', FERRY_BRANCH_RESTRICTIONS: 'production=^main$', FERRY_CHART_ROOT: FIXTURE_CHARTS, FERRY_CHART_REPOSITORIES: repo.url },
   });
 });
 after(async () => {

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { zName } from '../names';
-import { globProblem } from '../policy/glob';
+import { globShapeProblem } from '../policy/glob';
+import { unsupportedMessage, unsupportedSyntax } from '../regex';
+import { patternBudgetIssue } from './pattern-budget';
 
 /** Ids appear in workflow ids, commit titles and URLs: keep them to a URL- and path-safe alphabet. */
 export const ArtifactIdSchema = z
@@ -32,9 +34,11 @@ export const VersionSchema = z.looseObject({
   created: z.union([z.string(), z.number()]).optional(),
 });
 
+// Only the checks that cost nothing here: translating and compiling waits until the artifact's pattern budget
+// has been checked (./pattern-budget), so a thousand long globs cannot cost seconds before being refused.
 const glob = (what: string) =>
   z.string().min(1).max(255).superRefine((g, ctx) => {
-    const problem = globProblem(g);
+    const problem = globShapeProblem(g);
     if (problem) ctx.addIssue({ code: 'custom', message: `${what} ${problem}` });
   });
 
@@ -48,7 +52,7 @@ export const DeploySchema = z
     tag: glob('tag glob').optional(),
     event: z.union([EventSchema, z.array(EventSchema).min(1).max(3)]).optional(),
     targetBranch: glob('target branch glob').optional(),
-    commitMessagePatterns: z.array(glob('commit message pattern').pipe(z.string().max(1000))).max(50).optional(),
+    commitMessagePatterns: z.array(glob('commit message pattern')).max(50).optional(),
   })
   .superRefine((d, ctx) => {
     const events = d.event === undefined ? undefined : Array.isArray(d.event) ? d.event : [d.event];
@@ -87,10 +91,18 @@ export const ChartSchema = z
   });
 export type Chart = z.infer<typeof ChartSchema>;
 
-const Selector = z.string().min(1).max(253);
+/**
+ * kustomize reads target fields as whole-string regular expressions (RE2 syntax). Backtracking-only syntax is named
+ * here; the full check runs once per distinct target in ./pattern-budget, and for targets holding template
+ * variables when the release renders.
+ */
+const Selector = z.string().min(1).max(253).superRefine((want, ctx) => {
+  const unsupported = unsupportedSyntax(want);
+  if (unsupported) ctx.addIssue({ code: 'custom', message: unsupportedMessage(unsupported) });
+});
 export const Json6902PatchSchema = z.looseObject({
   target: z.looseObject({
-    group: z.string().max(253).optional(),
+    group: z.union([z.literal(''), Selector]).optional(),
     version: Selector.optional(),
     kind: Selector.optional(),
     name: Selector.optional(),
@@ -151,6 +163,8 @@ export const ArtifactInputSchema = z
       const own = deriveArtifactId(a.version.repositoryName, a.version.sha, a.version.event);
       if (a.id !== own) ctx.addIssue({ code: 'custom', path: ['id'], message: `has the form of a derived id but is not this artifact's ("${own}"); leave it out or choose another form` });
     }
+    const budget = patternBudgetIssue(a.environments, a.version);
+    if (budget) ctx.addIssue({ code: 'custom', path: budget.path, message: budget.message });
     const seen = new Set<string>();
     a.environments.forEach((e, i) => {
       const key = `${e.env}/${e.app}`;

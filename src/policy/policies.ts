@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { NAME_RE, zName } from '../names';
+import { cachedRegex, PatternError, regexSyntaxProblem } from '../regex';
 import { globMatches, globProblem } from './glob';
 
 /**
@@ -11,16 +12,11 @@ export type PolicyKind = (typeof POLICY_KINDS)[number];
 
 const MAX_REGEX = 500;
 
-/** Null when `source` compiles as a JavaScript regular expression Ferry accepts, else why not. */
+/** Null when `source` is a regular expression Ferry accepts (RE2 syntax, so it matches in linear time), else why not. */
 export function regexProblem(source: string): string | null {
   if (source.length === 0) return 'must not be empty';
   if (source.length > MAX_REGEX) return `must be at most ${MAX_REGEX} characters`;
-  try {
-    new RegExp(source);
-  } catch (err) {
-    return `is not a valid regular expression: ${(err as Error).message}`;
-  }
-  return null;
+  return regexSyntaxProblem(source);
 }
 
 const BranchGlob = z.string({ error: 'must be a string' }).min(1).max(255).superRefine((g, ctx) => {
@@ -116,20 +112,36 @@ export function effectiveRestriction(app: string, env: string, server: Policy[],
 /** Null when the branch may be released under `restriction`, else the reason it may not. */
 export function restrictionRefusal(restriction: Policy | null, branch: string): string | null {
   if (!restriction?.branchRegex) return null;
-  if (new RegExp(restriction.branchRegex).test(branch)) return null;
+  let allowed: boolean;
+  try {
+    allowed = cachedRegex(restriction.branchRegex).test(branch);
+  } catch (err) {
+    // Stored before Ferry matched in linear time: it refuses everything until it is replaced.
+    if (!(err instanceof PatternError)) throw err;
+    return `${describePolicy(restriction)} cannot be evaluated: it ${err.message}; replace it`;
+  }
+  if (allowed) return null;
   return `${describePolicy(restriction)} refuses ${branch === '' ? 'artifacts without a branch' : `branch "${branch}"`}`;
 }
 
 const COMMON_BRANCHES = ['main', 'master', 'develop', 'dev', 'staging', 'production', 'x', 'feature/x', 'release/x', 'release/1.0', 'hotfix/x', 'renovate/x'];
 
-/** Expands `{a,b}` alternatives (one level, enough for branch globs) and replaces wildcards with a letter. */
-function globSamples(pattern: string): string[] {
+const MAX_SAMPLES = 64;
+
+/**
+ * Expands `{a,b}` alternatives (one level, enough for branch globs) and replaces wildcards with a letter. Stops at
+ * MAX_SAMPLES: `{a,b}` repeated fifty times would otherwise expand to 2^50 strings.
+ */
+function globSamples(pattern: string, out: string[] = []): string[] {
+  if (out.length >= MAX_SAMPLES) return out;
   const brace = /\{([^{}]*)\}/.exec(pattern);
   if (brace) {
-    return brace[1]!.split(',').flatMap((alt) => globSamples(pattern.slice(0, brace.index) + alt + pattern.slice(brace.index + brace[0].length)));
+    for (const alt of brace[1]!.split(',')) globSamples(pattern.slice(0, brace.index) + alt + pattern.slice(brace.index + brace[0].length), out);
+    return out;
   }
   const plain = pattern.replace(/\*\*/g, 'x/x').replace(/\*/g, 'x').replace(/\?/g, 'x').replace(/\[!?\^?([^\]])[^\]]*\]/g, '$1').replace(/\\(.)/g, '$1');
-  return [plain, pattern.replace(/\*\*\/?/g, '').replace(/\*/g, 'x').replace(/\?/g, 'x')];
+  out.push(plain, pattern.replace(/\*\*\/?/g, '').replace(/\*/g, 'x').replace(/\?/g, 'x'));
+  return out;
 }
 
 /** Branches that certainly match `glob`: real examples, checked with the matcher itself. */
@@ -146,7 +158,8 @@ export function exampleBranches(glob: string): string[] {
  */
 export function conflictBetween(autoRelease: Policy, restriction: Policy): string | null {
   if (!autoRelease.branch || !restriction.branchRegex) return null;
-  const re = new RegExp(restriction.branchRegex);
+  if (regexSyntaxProblem(restriction.branchRegex)) return null;
+  const re = cachedRegex(restriction.branchRegex);
   const refused = exampleBranches(autoRelease.branch).find((b) => !re.test(b));
   if (refused === undefined) return null;
   return `${describePolicy(autoRelease)} conflicts with ${describePolicy(restriction)}: branch "${refused}" would be released automatically but the restriction refuses it`;

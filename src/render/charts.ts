@@ -3,7 +3,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Chart } from '../artifact/schema';
 import { InvalidNameError, safeRelativePath } from '../names';
-import { cleanToolMessage, RenderError, RenderUnavailableError, runTool } from './tools';
+import { FETCH_DEADLINE_MS, fetchHttpChart } from './chart-fetch';
+import { CHART_REPOSITORIES_VAR, type ChartSources, ChartSourceError, checkedAddress, repositoryAllowed } from './chart-sources';
+import { cleanToolMessage, RenderError, runTool } from './tools';
 
 const CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 // An exact version: a range (^1.2, ~1, >=2) could render different charts over time under one cache entry.
@@ -22,11 +24,18 @@ export interface ChartStoreOptions {
   helm?: string;
   /** Local charts (`chart.path`) must lie below this directory; without it they are refused. */
   localRoot?: string;
+  /** The chart repositories that may be fetched from (FERRY_CHART_REPOSITORIES); none when not given. */
+  sources?: ChartSources;
 }
 
+/** A local chart holding more entries than this is refused rather than walked. */
+const MAX_CHART_ENTRIES = 10_000;
+
 /**
- * Finds the chart directory of an environment file: a local chart below the chart root, or a repository chart that
- * is fetched once (`helm pull`) and kept by repository, name and version.
+ * Finds the chart of an environment file: a local chart directory below the chart root, or a repository chart
+ * that is fetched once and kept by repository, name and version (an archive, which helm reads without extracting).
+ * Every failure is a RenderError, which ends the release at once: a transient one (a 503, a reset connection) has
+ * already been retried a few times here.
  */
 export class ChartStore {
   /** Fetches that reached the chart repository; the tests use it to see that the cache works. */
@@ -34,6 +43,10 @@ export class ChartStore {
   private readonly inflight = new Map<string, Promise<string>>();
 
   constructor(private readonly opts: ChartStoreOptions) {}
+
+  private get sources(): ChartSources {
+    return this.opts.sources ?? { allowed: [] };
+  }
 
   helmEnv(): Record<string, string> {
     const home = path.join(this.opts.cacheDir, '.helm');
@@ -54,6 +67,12 @@ export class ChartStore {
     if (!CHART_NAME.test(name)) throw new RenderError(`${source}: chart.name: "${name}" is not a chart name (letters, digits, ".", "_", "-")`);
     if (!CHART_VERSION.test(version)) throw new RenderError(`${source}: chart.version: "${version}" is not an exact version such as 1.4.2`);
     if (!REPOSITORY.test(repository)) throw new RenderError(`${source}: chart.repository: "${repository}" must be an http(s):// or oci:// URL`);
+    if (/^[a-z]+:\/\/[^/]*@/i.test(repository)) {
+      throw new ChartSourceError(`${source}: chart.repository: credentials in the URL are not accepted; the server's chart repositories are configured by the operator`);
+    }
+    if (!repositoryAllowed(this.sources, repository)) {
+      throw new ChartSourceError(`${source}: chart.repository: "${repository}" is not one of the chart repositories this server may fetch from (${CHART_REPOSITORIES_VAR})`);
+    }
     const key = createHash('sha256').update(`${repository}\0${name}\0${version}`).digest('hex').slice(0, 16);
     let p = this.inflight.get(key);
     if (!p) {
@@ -84,7 +103,31 @@ export class ChartStore {
     if (real !== rootReal && !real.startsWith(rootReal + path.sep)) throw new RenderError(`${source}: chart.path: "${chartPath}" leads outside the chart root`);
     const stat = await fs.stat(path.join(real, 'Chart.yaml')).catch(() => null);
     if (!stat?.isFile()) throw new RenderError(`${source}: chart.path: "${chartPath}" is not a chart (no Chart.yaml)`);
+    await this.linksStayInside(real, chartPath, source);
     return real;
+  }
+
+  /**
+   * helm follows symbolic links when it loads a chart directory, so a link to /etc/passwd would be read by
+   * `.Files.Get` and committed. Links are fine while they stay inside the chart.
+   */
+  private async linksStayInside(chartDir: string, chartPath: string, source: string): Promise<void> {
+    let seen = 0;
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+        if (++seen > MAX_CHART_ENTRIES) throw new RenderError(`${source}: chart.path: "${chartPath}" holds more than ${MAX_CHART_ENTRIES} files`);
+        const full = path.join(dir, entry.name);
+        if (entry.isSymbolicLink()) {
+          const target = await fs.realpath(full).catch(() => null);
+          if (target === null || (target !== chartDir && !target.startsWith(chartDir + path.sep))) {
+            throw new ChartSourceError(`${source}: chart.path: ${path.relative(chartDir, full)} in "${chartPath}" is a link that leads outside the chart`);
+          }
+        } else if (entry.isDirectory()) {
+          await walk(full);
+        }
+      }
+    };
+    await walk(chartDir);
   }
 
   private async fetch(key: string, repository: string, name: string, version: string, source: string): Promise<string> {
@@ -96,19 +139,10 @@ export class ChartStore {
     const tmp = path.join(this.opts.cacheDir, `.tmp-${key}-${randomBytes(4).toString('hex')}`);
     await fs.mkdir(tmp);
     try {
-      const oci = repository.startsWith('oci://');
-      const args = oci
-        ? ['pull', `${repository.replace(/\/+$/, '')}/${name}`, '--version', version, '--untar', '--untardir', tmp]
-        : ['pull', name, '--repo', repository, '--version', version, '--untar', '--untardir', tmp];
       this.fetches += 1;
-      try {
-        await runTool(this.opts.helm, args, { env: this.helmEnv(), timeoutMs: 120_000 });
-      } catch (err) {
-        const msg = cleanToolMessage((err as Error).message, tmp);
-        if (/not found|no chart|404|invalid chart|no such/i.test(msg)) throw new RenderError(`${source}: chart ${name} ${version} from ${repository}: ${msg}`);
-        throw new RenderUnavailableError(`fetching chart ${name} ${version} from ${repository}: ${msg}`);
-      }
-      await fs.rm(path.join(tmp, `${name}-${version}.tgz`), { recursive: true, force: true });
+      const what = `${source}: chart ${name} ${version} from ${repository}`;
+      if (repository.startsWith('oci://')) await this.pullOci(repository, name, version, tmp, what);
+      else await fs.writeFile(path.join(tmp, `${name}-${version}.tgz`), await fetchHttpChart(this.sources, repository, name, version, what));
       await fs.writeFile(path.join(tmp, '.ferry-complete'), `${repository}\n${name}\n${version}\n`);
       try {
         await fs.rename(tmp, final);
@@ -124,12 +158,35 @@ export class ChartStore {
     }
   }
 
-  /** The chart directory inside a complete cache entry, or null. */
+  /**
+   * helm pulls from an OCI registry itself (token exchange, blob redirects), so Ferry checks the registry's address
+   * first and leaves the archive packed. A refused answer fails at once; a transient one is tried three times.
+   */
+  private async pullOci(repository: string, name: string, version: string, tmp: string, what: string): Promise<void> {
+    const registry = new URL(repository.replace(/^oci:/, 'https:'));
+    await checkedAddress(this.sources, registry, what);
+    const args = ['pull', `${repository.replace(/\/+$/, '')}/${name}`, '--version', version, '--destination', tmp];
+    const deadline = Date.now() + FETCH_DEADLINE_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await runTool(this.opts.helm!, args, { env: this.helmEnv(), timeoutMs: Math.max(1000, deadline - Date.now()) });
+        return;
+      } catch (err) {
+        const msg = cleanToolMessage((err as Error).message, tmp);
+        const transient = /\b(429|502|503|504)\b|timeout|connection reset|TLS handshake/i.test(msg);
+        const pause = 1000 * 2 ** (attempt - 1);
+        if (!transient || attempt >= 3 || Date.now() + pause >= deadline) throw new RenderError(`${what}: ${msg}${transient ? ` (gave up after ${attempt} attempts)` : ''}`);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
+
+  /** The chart inside a complete cache entry (a chart directory or one archive), or null. */
   private async chartIn(entry: string): Promise<string | null> {
     const names = await fs.readdir(entry).catch(() => null);
     if (!names?.includes('.ferry-complete')) return null;
     // helm may leave more than the chart behind (an empty directory named after the archive): pick the chart.
-    const charts: string[] = [];
+    const charts: string[] = names.filter((n) => n.endsWith('.tgz'));
     for (const n of names) if (await fs.stat(path.join(entry, n, 'Chart.yaml')).then((s) => s.isFile(), () => false)) charts.push(n);
     return charts.length === 1 ? path.join(entry, charts[0]!) : null;
   }

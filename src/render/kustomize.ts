@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { ManifestDoc } from './manifests';
 import { parseManifests, stringifyManifest } from './manifests';
 import { cleanToolMessage, RenderError, runTool } from './tools';
+import { cachedRegex, regexSyntaxProblem } from '../regex';
 
 export interface Json6902 {
   target: Record<string, unknown>;
@@ -23,12 +24,16 @@ export async function applyPatches(opts: {
 }): Promise<ManifestDoc[]> {
   // kustomize applies a JSON 6902 patch to whatever its target selects, and silently to nothing when it selects
   // nothing; a patch meant for a resource that is not there is a mistake worth stopping the release for.
-  opts.json6902.forEach((p, i) => {
-    if (p.target.labelSelector !== undefined || p.target.annotationSelector !== undefined) return;
+  for (const [i, p] of opts.json6902.entries()) {
+    if (p.target.labelSelector !== undefined || p.target.annotationSelector !== undefined) continue;
+    const problem = targetProblem(p.target);
+    if (problem) throw new RenderError(`${opts.source}: json6902Patches[${i}].target.${problem}`);
     if (!opts.docs.some((d) => selects(p.target, d))) {
       throw new RenderError(`${opts.source}: json6902Patches[${i}].target: ${describeTarget(p.target)} matches no resource to patch`);
     }
-  });
+    // Each patch is matched against every resource; let the event loop serve others between patches.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   // A strategic-merge patch is given an explicit target (its kind and name, and its namespace only if it names
   // one): kustomize would otherwise match it by full id, so a patch without a namespace would miss the same
   // resource once the chart puts it in a namespace. The merge itself stays kustomize's.
@@ -73,7 +78,10 @@ export async function applyPatches(opts: {
   }
 }
 
-/** kustomize's selector: each given field must match, as a whole-string regex (that is how kustomize reads them). */
+/**
+ * kustomize's selector: each given field must match, as a whole-string regex (that is how kustomize reads them, with
+ * Go's RE2 syntax, which is also what Ferry matches with).
+ */
 function selects(target: Record<string, unknown>, doc: ManifestDoc): boolean {
   const slash = doc.apiVersion.indexOf('/');
   const group = slash < 0 ? '' : doc.apiVersion.slice(0, slash);
@@ -84,12 +92,21 @@ function selects(target: Record<string, unknown>, doc: ManifestDoc): boolean {
   ];
   return fields.every(([want, have]) => {
     if (typeof want !== 'string' || want === '') return true;
-    try {
-      return new RegExp(`^(?:${want})$`).test(have);
-    } catch {
-      return want === have;
-    }
+    return cachedRegex(`^(?:${want})$`).testExact(have);
   });
+}
+
+const SELECTOR_FIELDS = ['group', 'version', 'kind', 'name', 'namespace'] as const;
+
+/** `<field>: <why>` for the first selector field that is not a regular expression Ferry accepts, else null. */
+export function targetProblem(target: Record<string, unknown>): string | null {
+  for (const field of SELECTOR_FIELDS) {
+    const want = target[field];
+    if (typeof want !== 'string' || want === '') continue;
+    const problem = regexSyntaxProblem(`^(?:${want})$`);
+    if (problem) return `${field} ${problem}`;
+  }
+  return null;
 }
 
 function describeTarget(t: Record<string, unknown>): string {

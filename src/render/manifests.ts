@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Document, LineCounter, parseAllDocuments, Scalar, visit } from 'yaml';
+import { nestingProblem } from '../nesting';
 import { safeRelativePath } from '../names';
 
 /** A Kubernetes object as parsed from YAML: only the fields Ferry relies on are typed. */
@@ -105,6 +106,8 @@ export function parseManifests(text: string, opts: { source?: string; maxBytes?:
       throw new ManifestError(`cannot load document: ${(err as Error).message}`, where);
     }
     if (value === null || value === undefined) continue;
+    const nesting = nestingProblem(value);
+    if (nesting) throw new ManifestError(nesting, where);
 
     if (isMapping(value) && value.kind === 'List') {
       const items = value.items;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
+import { nestingProblem } from '../nesting';
 import type { Artifact, EnvironmentFile } from '../artifact/schema';
 import type { ChartStore } from './charts';
 import { helmTemplate } from './helm';
@@ -126,6 +127,8 @@ function json6902Patches(envFile: EnvironmentFile, vars: Record<string, string>,
       } catch (err) {
         throw new RenderError(`${source}: json6902Patches[${i}].patch: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
       }
+      const nesting = nestingProblem(operations);
+      if (nesting) throw new RenderError(`${source}: json6902Patches[${i}].patch: ${nesting}`);
     }
     const ops = operations as Array<Record<string, unknown>>;
     if (!Array.isArray(ops) || ops.length === 0 || !ops.every((o) => o && typeof o === 'object' && typeof o.op === 'string' && typeof o.path === 'string')) {
