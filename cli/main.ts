@@ -6,6 +6,7 @@ import { type CommandSpec, type Ctx, GLOBAL_OPTIONS, type OptionSpec } from './c
 import { adminCommands } from './commands/admin';
 import { artifactCommands } from './commands/artifact';
 import { releaseCommands } from './commands/release';
+import { temporalCommands } from './commands/temporal';
 import { bashCompletion, zshCompletion } from './completion';
 import { CliError, EXIT, usageError } from './errors';
 import { Output } from './output';
@@ -25,7 +26,7 @@ const completionCommand: CommandSpec = {
   },
 };
 
-export const COMMANDS: CommandSpec[] = [...artifactCommands, ...releaseCommands, ...adminCommands, completionCommand];
+export const COMMANDS: CommandSpec[] = [...artifactCommands, ...releaseCommands, ...adminCommands, ...temporalCommands, completionCommand];
 
 function optionHelp(opts: Record<string, OptionSpec>): string[] {
   return Object.entries(opts).map(([k, o]) => {
@@ -38,7 +39,7 @@ function usage(): string {
   const groups: Array<[string, (c: CommandSpec) => boolean]> = [
     ['Artifacts', (c) => c.name.startsWith('artifact')],
     ['Releases', (c) => ['deploy', 'release', 'promote', 'rollback', 'watch', 'status', 'history', 'approve', 'reject'].includes(c.name)],
-    ['Administration', (c) => c.name.startsWith('policy') || c.name.startsWith('token') || c.name.startsWith('flux')],
+    ['Administration', (c) => c.name.startsWith('policy') || c.name.startsWith('token') || c.name.startsWith('flux') || c.name.startsWith('temporal')],
     ['Shell', (c) => c.name === 'completion'],
   ];
   const lines = ['ferry: release artifacts through Ferry, the GitOps release manager for Flux', '', 'Usage: ferry <command> [flags]', ''];

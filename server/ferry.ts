@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import type { Express } from 'express';
 import type { Promoter, Rollbacker } from '../activities/promotion-activities';
 import { createAuthenticator } from '../api/auth';
@@ -27,12 +27,15 @@ import { createWriterWorker } from '../worker/writer-worker';
 import { cloneDir, ensureDefaultRepo } from './gitops-repo';
 import { resolveHelmBinary, resolveKustomizeBinary } from './tools';
 import { startOpsServer } from './ops-server';
+import { connectClient, connectNative, type TemporalConnectionSettings } from './temporal-profile';
 import { drainServer } from './shutdown';
 
 export interface FerryServices {
   databaseUrl: string;
   temporalAddress: string;
   namespace: string;
+  /** TLS, API key and headers (temporal-profile.ts); plaintext when absent. */
+  temporalConnection?: TemporalConnectionSettings;
 }
 
 export interface FerryRoles {
@@ -88,8 +91,9 @@ export async function startFerry(
     // A process that runs workers talks to Temporal over the workers' native (Rust) connection for everything: its
     // calls cost less CPU than the JavaScript gRPC client's, and releases it starts can be started eagerly (their
     // first workflow task comes back in the start call's answer instead of through a poll).
-    const native = roles.releaseWorker || roles.writerWorker ? await NativeConnection.connect({ address: services.temporalAddress }) : undefined;
-    const connection = native ?? (await Connection.connect({ address: services.temporalAddress }));
+    const temporalSettings = services.temporalConnection ?? {};
+    const native = roles.releaseWorker || roles.writerWorker ? await connectNative(services.temporalAddress, temporalSettings) : undefined;
+    const connection = native ?? (await connectClient(services.temporalAddress, temporalSettings));
     stops.push(() => connection.close());
     const temporal = new Client({ connection, namespace: services.namespace });
 
