@@ -31,11 +31,14 @@ export interface GitHelper {
   stop(): Promise<void>;
 }
 
-const MAIN = path.join(__dirname, 'git-helper-main.ts');
+// Compiled (dist/), the helper is plain JavaScript started by a bare node: no transpiler in a second process.
+const COMPILED = path.extname(__filename) === '.js';
+const MAIN = path.join(__dirname, COMPILED ? 'git-helper-main.js' : 'git-helper-main.ts');
 
 /** Only the loader flags (tsx): a test runner's own flags (--test ...) would make the helper run as a test. */
 function loaderArgs(): string[] {
   const out: string[] = [];
+  if (COMPILED) return out;
   const argv = process.execArgv;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
