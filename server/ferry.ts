@@ -141,7 +141,7 @@ export async function startFerry(
         // Replicas of this role serialise per repository through the PostgreSQL write lease.
         const fence = pgWriteFence(db);
         const retry = { maxElapsedMs: config.gitRetryForMs, initialDelayMs: 100, maxDelayMs: 5_000 };
-        const writers = new GitopsWriters(layout, (remote) => ({ branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'writer', remote), committer: COMMITTER, fence, retry, directLocalWrite: directLocalWrite(remote), log: (m, f) => log.debug(m, f as Record<string, unknown>) }));
+        const writers = new GitopsWriters(layout, (remote) => ({ branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'writer', remote), committer: COMMITTER, fence, retry, directLocalWrite: directLocalWrite(remote), signing: config.gitopsSigning, log: (m, f) => log.debug(m, f as Record<string, unknown>) }));
         writers.onWriter((w) => metrics.watchWriter(w.stats));
         await writers.initDefault();
         stops.push(() => writers.close());
