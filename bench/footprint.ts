@@ -20,7 +20,7 @@ const GROUPS: Array<[string, (argv: string[]) => boolean]> = [
   ['npm', (a) => /^npm( |$)/.test(a[0] ?? '') || a.some((x) => /npm-cli\.js$/.test(x))],
   ['git helper', (a) => a.some((x) => x.includes('git-helper-main'))],
   ['esbuild services', (a) => a.some((x) => x.startsWith('--service'))],
-  ['Ferry (node)', (a) => a.some((x) => /server\/main\.(js|ts)$/.test(x))],
+  ['Ferry (node)', (a) => /(^|\/)node$/.test(a[0] ?? '') && a.some((x) => /server\/main\.(js|ts)$/.test(x))],
   ['Temporal dev server', (a) => a.some((x) => /temporal$/.test(x)) && a.includes('start-dev')],
   ['PostgreSQL', (a) => /postgres/.test(a[0] ?? '')],
   ['sh / other', () => true],
@@ -154,8 +154,8 @@ async function main(): Promise<void> {
   }
   const total = (r: (typeof runs)[number], only?: (g: string) => boolean) => [...r.result.idle].filter(([g]) => !only || only(g)).reduce((a, [, s]) => a + s.mb, 0);
   const ferryOwn = (g: string) => ['Ferry (node)', 'git helper', 'esbuild services'].includes(g);
-  lines.push(`| **total** | ${runs.map((r) => `${total(r).toFixed(0)} | `).join(' | ')} |`);
-  lines.push(`| **Ferry's own** (Ferry, git helper, esbuild) | ${runs.map((r) => `${total(r, ferryOwn).toFixed(0)} | `).join(' | ')} |`);
+  lines.push(`| **total** | ${runs.map((r) => `**${total(r).toFixed(0)}** | `).join(' | ')} |`);
+  lines.push(`| **Ferry's own** (Ferry, git helper, esbuild) | ${runs.map((r) => `**${total(r, ferryOwn).toFixed(0)}** | `).join(' | ')} |`);
   const body = lines.join('\n');
   writeDocSection('bench:footprint', body);
   process.stdout.write(`${body}\n`);
