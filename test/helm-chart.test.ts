@@ -101,6 +101,13 @@ test('Temporal Cloud values: the API key comes from a Secret and turns TLS on; o
   assert.equal(env(c, 'TEMPORAL_TLS').value, 'true');
   assert.equal(env(c, 'TEMPORAL_TLS_CLIENT_CERT_PATH'), undefined);
   assert.equal(objs.some((o) => ['ServiceMonitor', 'NetworkPolicy', 'ConfigMap'].includes(o.kind)), false);
+  assert.equal(env(c, 'FERRY_GITOPS_TOKEN'), undefined);
+  // An HTTPS remote with a token: the token from a Secret, handed to git by the askpass program in the image.
+  const https = render('-f', VALUES.cloud, '--set', 'gitops.repo=https://github.com/acme/gitops.git', '--set', 'secrets.gitopsToken.name=ferry-git');
+  const hc = https.find((o) => o.kind === 'Deployment' && o.metadata.name === 'ferry-writer')!.spec.template.spec.containers[0];
+  assert.equal(env(hc, 'GIT_ASKPASS').value, '/app/bin/git-askpass-token');
+  assert.deepEqual(env(hc, 'FERRY_GITOPS_TOKEN').valueFrom.secretKeyRef, { name: 'ferry-git', key: 'token' });
+  assert.ok(fs.existsSync(path.join(ROOT, 'bin/git-askpass-token')));
 });
 
 test('the Flux example installs this chart with its values files', () => {
