@@ -8,7 +8,10 @@ import type { ApiContext } from './context';
 import { asyncRoute, HttpError, parseBody } from './errors';
 import { clearSessionCookies, csrfRefusal, readCookies, SESSION_COOKIE, setSessionCookies } from './session-cookie';
 
-/** The console's own files: plain ES modules, served as they are (no build step, nothing fetched from elsewhere). */
+/**
+ * The console's own files: plain ES modules, served as they are (no build step, nothing fetched from elsewhere).
+ * `npm run build` copies them beside the compiled API (dist/console), so this path holds in both forms.
+ */
 const CONSOLE_DIR = path.resolve(__dirname, '..', 'console');
 
 /** Preact and htm, served from Ferry's own node_modules under fixed names; the import map below points at them. */

@@ -3,11 +3,16 @@
 // items. The JSON file is the same shape Gimlet's CLI writes, so either tool can push it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { EnvironmentFileSchema, VersionSchema, type EnvironmentFile } from '../src/artifact/schema';
+import type * as Yaml from 'yaml';
+import type * as Schema from '../src/artifact/schema';
+import type { EnvironmentFile } from '../src/artifact/schema';
 import { detectCi, type CiInfo } from './ci';
 import { CliError, usageError } from './errors';
 import { commitInfo, currentBranch, originRepository, tagAt } from './git';
+// Loaded when first needed: the YAML parser and the schemas (zod) are most of the CLI's start-up time, and most
+// commands never read an artifact file.
+const yaml = (): typeof Yaml => require('yaml');
+const schema = (): typeof Schema => require('../src/artifact/schema');
 
 export const DEFAULT_ARTIFACT_FILE = 'ferry-artifact.json';
 /** Where `deploy` looks for environment files when none are named. */
@@ -66,7 +71,7 @@ export function buildVersion(cwd: string, flags: VersionFlags, env: Record<strin
   if (event === 'pr' && !version.targetBranch) {
     process.stderr.write('ferry: warning: pull request build without a target branch (pass --target-branch)\n');
   }
-  const checked = VersionSchema.safeParse(version);
+  const checked = schema().VersionSchema.safeParse(version);
   if (!checked.success) throw new CliError(`bad version metadata: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return { version, ci };
 }
@@ -102,12 +107,12 @@ export function readEnvFiles(paths: string[], cwd: string): EnvironmentFile[] {
   const out: EnvironmentFile[] = [];
   for (const file of files) {
     const shown = path.relative(cwd, file) || file;
-    const docs = parseAllDocuments(fs.readFileSync(file, 'utf8'));
+    const docs = yaml().parseAllDocuments(fs.readFileSync(file, 'utf8'));
     for (const [i, d] of docs.entries()) {
       if (d.errors.length) throw new CliError(`${shown}: not valid YAML: ${d.errors[0].message.split('\n')[0]}`);
       const value = d.toJS();
       if (value === null || value === undefined) continue;
-      const parsed = EnvironmentFileSchema.safeParse(value);
+      const parsed = schema().EnvironmentFileSchema.safeParse(value);
       if (!parsed.success) {
         const where = docs.length > 1 ? ` (document ${i + 1})` : '';
         throw new CliError(`${shown}${where}: ${parsed.error.issues.map((x) => `${x.path.join('.') || '(file)'}: ${x.message}`).join('; ')}`);

@@ -7,6 +7,7 @@ import { adminCommands } from './commands/admin';
 import { artifactCommands } from './commands/artifact';
 import { insightCommands } from './commands/insights';
 import { releaseCommands } from './commands/release';
+import { temporalCommands } from './commands/temporal';
 import { bashCompletion, zshCompletion } from './completion';
 import { CliError, EXIT, usageError } from './errors';
 import { Output } from './output';
@@ -26,7 +27,7 @@ const completionCommand: CommandSpec = {
   },
 };
 
-export const COMMANDS: CommandSpec[] = [...artifactCommands, ...releaseCommands, ...insightCommands, ...adminCommands, completionCommand];
+export const COMMANDS: CommandSpec[] = [...artifactCommands, ...releaseCommands, ...insightCommands, ...adminCommands, ...temporalCommands, completionCommand];
 
 function optionHelp(opts: Record<string, OptionSpec>): string[] {
   return Object.entries(opts).map(([k, o]) => {
@@ -40,7 +41,7 @@ function usage(): string {
     ['Artifacts', (c) => c.name.startsWith('artifact')],
     ['Releases', (c) => ['deploy', 'release', 'promote', 'rollback', 'watch', 'status', 'history', 'approve', 'reject'].includes(c.name)],
     ['Control and insight', (c) => c.name.startsWith('freeze') || c.name === 'insights'],
-    ['Administration', (c) => c.name.startsWith('policy') || c.name.startsWith('token') || c.name.startsWith('flux')],
+    ['Administration', (c) => c.name.startsWith('policy') || c.name.startsWith('token') || c.name.startsWith('flux') || c.name.startsWith('temporal')],
     ['Shell', (c) => c.name === 'completion'],
   ];
   const lines = ['ferry: release artifacts through Ferry, the GitOps release manager for Flux', '', 'Usage: ferry <command> [flags]', ''];

@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import type { Express } from 'express';
 import type { Promoter, Rollbacker } from '../activities/promotion-activities';
 import { createAuthenticator } from '../api/auth';
@@ -29,6 +29,7 @@ import { createWriterWorker } from '../worker/writer-worker';
 import { cloneDir, ensureDefaultRepo } from './gitops-repo';
 import { resolveHelmBinary, resolveKustomizeBinary } from './tools';
 import { startOpsServer } from './ops-server';
+import { connectClient, connectNative, type TemporalConnectionSettings } from './temporal-profile';
 import { drainServer } from './shutdown';
 import { releaseChangeFeed } from '../src/store/release-changes';
 
@@ -38,6 +39,8 @@ export interface FerryServices {
   namespace: string;
   /** The Temporal UI people use (the embedded dev server's, or FERRY_TEMPORAL_UI_URL). */
   temporalUiUrl?: string;
+  /** TLS, API key and headers (temporal-profile.ts); plaintext when absent. */
+  temporalConnection?: TemporalConnectionSettings;
 }
 
 export interface FerryRoles {
@@ -94,8 +97,9 @@ export async function startFerry(
     // A process that runs workers talks to Temporal over the workers' native (Rust) connection for everything: its
     // calls cost less CPU than the JavaScript gRPC client's, and releases it starts can be started eagerly (their
     // first workflow task comes back in the start call's answer instead of through a poll).
-    const native = roles.releaseWorker || roles.writerWorker ? await NativeConnection.connect({ address: services.temporalAddress }) : undefined;
-    const connection = native ?? (await Connection.connect({ address: services.temporalAddress }));
+    const temporalSettings = services.temporalConnection ?? {};
+    const native = roles.releaseWorker || roles.writerWorker ? await connectNative(services.temporalAddress, temporalSettings) : undefined;
+    const connection = native ?? (await connectClient(services.temporalAddress, temporalSettings));
     stops.push(() => connection.close());
     const temporal = new Client({ connection, namespace: services.namespace });
 
@@ -147,7 +151,7 @@ export async function startFerry(
         // Replicas of this role serialise per repository through the PostgreSQL write lease.
         const fence = pgWriteFence(db);
         const retry = { maxElapsedMs: config.gitRetryForMs, initialDelayMs: 100, maxDelayMs: 5_000 };
-        const writers = new GitopsWriters(layout, (remote) => ({ branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'writer', remote), committer: COMMITTER, fence, retry, directLocalWrite: directLocalWrite(remote), log: (m, f) => log.debug(m, f as Record<string, unknown>) }));
+        const writers = new GitopsWriters(layout, (remote) => ({ branch: config.gitopsBranch, cacheDir: cloneDir(config.dataDir, 'writer', remote), committer: COMMITTER, fence, retry, directLocalWrite: directLocalWrite(remote), signing: config.gitopsSigning, log: (m, f) => log.debug(m, f as Record<string, unknown>) }));
         writers.onWriter((w) => metrics.watchWriter(w.stats));
         await writers.initDefault();
         stops.push(() => writers.close());

@@ -5,11 +5,13 @@ import { createLogger } from '../src/log';
 import { loadAdminToken } from './admin-token';
 import { startFerry } from './ferry';
 import { startPostgres } from './postgres';
+import { loadTemporalProfile, TemporalConnectError } from './temporal-profile';
 import { startTemporal } from './temporal-server';
 import { portIsFree } from './tools';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  const temporalProfile = loadTemporalProfile();
   const log = createLogger();
   await fs.mkdir(config.dataDir, { recursive: true });
   const say = (m: string) => process.stdout.write(`${m}\n`);
@@ -18,8 +20,9 @@ async function main(): Promise<void> {
   const postgres = await startPostgres({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log: (m) => log.debug(m) });
   // Temporal's usual ports when they are free, so the UI link stays the same across restarts.
   const temporal = await startTemporal({
-    address: config.temporalAddress,
-    namespace: config.temporalNamespace,
+    address: temporalProfile.address,
+    namespace: temporalProfile.namespace,
+    connection: temporalProfile.connection,
     dataDir: config.dataDir,
     port: (await portIsFree(7233)) ? 7233 : 0,
     ui: true,
@@ -30,7 +33,7 @@ async function main(): Promise<void> {
     throw err;
   });
   const token = await loadAdminToken(config.dataDir, config.adminToken);
-  const ferry = await startFerry(config, { databaseUrl: postgres.url, temporalAddress: temporal.address, namespace: temporal.namespace, temporalUiUrl: config.temporalUiUrl ?? temporal.uiUrl }, { adminToken: token.token, log }).catch(async (err) => {
+  const ferry = await startFerry(config, { databaseUrl: postgres.url, temporalAddress: temporal.address, namespace: temporal.namespace, temporalUiUrl: config.temporalUiUrl ?? temporal.uiUrl, temporalConnection: temporalProfile.connection }, { adminToken: token.token, log }).catch(async (err) => {
     await temporal.stop();
     await postgres.stop();
     throw err;
@@ -74,6 +77,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`ferry: ${err instanceof ConfigError ? err.message : (err as Error).stack ?? err}\n`);
+  process.stderr.write(`ferry: ${err instanceof ConfigError || err instanceof TemporalConnectError ? err.message : (err as Error).stack ?? err}\n`);
   process.exit(1);
 });

@@ -8,7 +8,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
+import { connectClient, type TemporalConnectionSettings } from './temporal-profile';
 import {
   forwardLines,
   getFreePort,
@@ -26,8 +27,10 @@ export interface TemporalServerHandle {
 }
 
 export interface StartTemporalOptions {
-  /** Existing server (TEMPORAL_ADDRESS). When set, nothing is spawned. */
+  /** Existing server (TEMPORAL_ADDRESS or a profile's address). When set, nothing is spawned. */
   address?: string;
+  /** TLS, API key and headers for the existing server (see temporal-profile.ts). */
+  connection?: TemporalConnectionSettings;
   namespace?: string;
   /** Directory holding temporal.db; undefined = in-memory server. */
   dataDir?: string;
@@ -57,11 +60,13 @@ const STOP_GRACE_MS = 10_000;
 // value, spelled out so we don't depend on @temporalio/proto directly.
 const INDEXED_VALUE_TYPE_KEYWORD = 2;
 const GRPC_ALREADY_EXISTS = 6;
+const GRPC_PERMISSION_DENIED = 7;
+const GRPC_UNIMPLEMENTED = 12;
 
 export async function startTemporal(opts: StartTemporalOptions = {}): Promise<TemporalServerHandle> {
   const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
   const log = opts.log ?? (() => {});
-  if (opts.address) return connectExisting(opts.address, namespace, log);
+  if (opts.address) return connectExisting(opts.address, opts.connection ?? {}, namespace, log);
 
   const executable = resolveTemporalExecutable();
   const dbFilename = opts.dataDir ? prepareDbFile(opts.dataDir) : undefined;
@@ -98,17 +103,27 @@ export async function ensureSearchAttributes(
       searchAttributes: Object.fromEntries(missing.map((n) => [n, INDEXED_VALUE_TYPE_KEYWORD])),
     });
   } catch (err) {
+    const code = (err as { code?: unknown }).code;
     // Another process may have registered them concurrently; that is the outcome we want.
-    if ((err as { code?: unknown }).code !== GRPC_ALREADY_EXISTS) throw err;
+    if (code === GRPC_ALREADY_EXISTS) return;
+    // Temporal Cloud (and a cluster whose operator API is locked down) only takes them from an administrator.
+    if (code === GRPC_PERMISSION_DENIED || code === GRPC_UNIMPLEMENTED) {
+      throw new Error(
+        `namespace ${namespace} lacks Ferry's search attributes ${missing.join(', ')} (all Keyword) and this connection may not add them; ` +
+          `add them as an administrator (docs/operations.md, "Search attributes"): ${(err as Error).message}`,
+      );
+    }
+    throw err;
   }
 }
 
 async function connectExisting(
   address: string,
+  settings: TemporalConnectionSettings,
   namespace: string,
   log: (msg: string) => void,
 ): Promise<TemporalServerHandle> {
-  const connection = await Connection.connect({ address });
+  const connection = await connectClient(address, settings);
   try {
     await ensureSearchAttributes(connection, namespace);
   } catch (err) {
@@ -242,7 +257,7 @@ async function waitUntilServing(
     }
     try {
       // Connection.connect performs a GetSystemInfo round-trip, so success means the frontend serves.
-      return await Connection.connect({ address, connectTimeout: 1_000 });
+      return await connectClient(address, {}, 1_000);
     } catch (err) {
       if (Date.now() > deadline) {
         throw new Error(`temporal dev server at ${address} not reachable after ${READY_TIMEOUT_MS / 1000}s: ${String(err)}`);

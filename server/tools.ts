@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
-export const REPO_ROOT = path.resolve(__dirname, '..');
+// Compiled code lives in <root>/dist/server; .tools/ and the sources' tree start at <root> either way.
+const ABOVE = path.resolve(__dirname, '..');
+export const REPO_ROOT = path.basename(ABOVE) === 'dist' && path.extname(__filename) === '.js' ? path.dirname(ABOVE) : ABOVE;
 export const TOOLS_BIN_DIR = path.join(REPO_ROOT, '.tools', 'bin');
 
 /** Same shape as @temporalio/testing's EphemeralServerExecutable, so it can be passed straight through. */

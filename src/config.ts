@@ -33,6 +33,8 @@ const EnvSchema = z.object({
   FERRY_AWAIT_FLUX: bool.default(true),
   FERRY_GIT_HELPER: bool.default(true),
   FERRY_GITOPS_DIRECT_WRITE: z.enum(['auto', 'true', 'false']).default('auto'),
+  FERRY_GITOPS_SIGNING_KEY: z.string().regex(/^[^\s-][^\s]*$/, 'must be a key fingerprint or a key file path').optional(),
+  FERRY_GITOPS_SIGNING_FORMAT: z.enum(['openpgp', 'ssh']).default('openpgp'),
   FERRY_FLUX_TIMEOUT: DurationSchema.default('15m'),
   FERRY_NOTIFY_WEBHOOK_URL: z.url().optional(),
   FERRY_MAX_BODY: z.string().regex(/^\d+(b|kb|mb)$/i).default('5mb'),
@@ -99,6 +101,8 @@ export interface FerryConfig {
    * the embedded default repository, `true` every repository on a local path, `false` none.
    */
   gitopsDirectWrite: 'auto' | 'true' | 'false';
+  /** Sign every GitOps commit (src/gitops/signing.ts). */
+  gitopsSigning?: { format: 'openpgp' | 'ssh'; key: string };
   fluxTimeout: string;
   notifyWebhookUrl?: string;
   maxBody: string;
@@ -239,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FerryConfig {
     awaitFlux: e.FERRY_AWAIT_FLUX,
     gitHelper: e.FERRY_GIT_HELPER,
     gitopsDirectWrite: e.FERRY_GITOPS_DIRECT_WRITE,
+    gitopsSigning: e.FERRY_GITOPS_SIGNING_KEY ? { format: e.FERRY_GITOPS_SIGNING_FORMAT, key: e.FERRY_GITOPS_SIGNING_KEY } : undefined,
     fluxTimeout: e.FERRY_FLUX_TIMEOUT,
     notifyWebhookUrl: e.FERRY_NOTIFY_WEBHOOK_URL,
     maxBody: e.FERRY_MAX_BODY,

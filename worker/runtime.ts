@@ -1,5 +1,6 @@
+import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleOption } from '@temporalio/worker';
 
 let installed = false;
 /**
@@ -17,11 +18,19 @@ export function installRuntime(level: 'WARN' | 'INFO' | 'ERROR' = 'WARN', metric
   });
 }
 
-export const WORKFLOWS_ENTRY = path.resolve(__dirname, '../workflows/index.ts');
+const COMPILED = path.extname(__filename) === '.js';
+export const WORKFLOWS_ENTRY = path.resolve(__dirname, COMPILED ? '../workflows/index.js' : '../workflows/index.ts');
+/** Written by `npm run build` (scripts/build.js) from the compiled workflows next to it. */
+export const PREBUILT_BUNDLE = path.resolve(__dirname, '../workflow-bundle.js');
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** Bundling takes seconds; every worker of the process (and every replay) shares one bundle. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: new DefaultLogger('WARN') });
+let bundle: Promise<WorkflowBundleOption> | undefined;
+/**
+ * The compiled build loads the bundle made at build time; from sources (tests, `npm run dev`) the bundle is made
+ * here, which takes seconds and a bundler's memory, once per process: every worker (and every replay) shares it.
+ */
+export function workflowBundle(): Promise<WorkflowBundleOption> {
+  bundle ??= COMPILED && fs.existsSync(PREBUILT_BUNDLE)
+    ? fs.promises.readFile(PREBUILT_BUNDLE, 'utf8').then((code) => ({ code }))
+    : bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: new DefaultLogger('WARN') });
   return bundle;
 }

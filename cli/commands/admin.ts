@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import type * as Yaml from 'yaml';
 import type { CommandSpec } from '../command';
 import { CliError, usageError } from '../errors';
 import { ago, table } from '../output';
@@ -29,6 +29,8 @@ function readPolicies(file: string, cwd: string): Array<Record<string, unknown>>
     throw new CliError(`cannot read ${file}`);
   }
   const out: Array<Record<string, unknown>> = [];
+  // Loaded here, not at start-up: only this command parses YAML (see artifact-file.ts).
+  const { parseAllDocuments } = require('yaml') as typeof Yaml;
   for (const d of parseAllDocuments(text)) {
     if (d.errors.length) throw new CliError(`${file}: not valid YAML/JSON: ${d.errors[0].message.split('\n')[0]}`);
     const v = d.toJS();

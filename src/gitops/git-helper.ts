@@ -31,11 +31,18 @@ export interface GitHelper {
   stop(): Promise<void>;
 }
 
-const MAIN = path.join(__dirname, 'git-helper-main.ts');
+// Compiled (dist/), the helper is plain JavaScript started by a bare node: no transpiler in a second process.
+const COMPILED = path.extname(__filename) === '.js';
+const MAIN = path.join(__dirname, COMPILED ? 'git-helper-main.js' : 'git-helper-main.ts');
 
-/** Only the loader flags (tsx): a test runner's own flags (--test ...) would make the helper run as a test. */
+/**
+ * The helper's node flags. From sources only the loader flags (tsx): a test runner's own flags (--test ...) would
+ * make the helper run as a test.
+ */
 function loaderArgs(): string[] {
   const out: string[] = [];
+  // The helper allocates little and briefly: a small young generation keeps its resident size near bare Node's.
+  if (COMPILED) return ['--max-semi-space-size=1'];
   const argv = process.execArgv;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;

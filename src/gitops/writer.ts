@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { GitCommandError, runGit, type GitRunOptions, type GitRunResult } from './git';
 import { BATCH_REF, buildFastImportStream, parseMarks } from './fast-import';
+import { type CommitSigning, signCommitChain } from './signing';
 import { assertSafeDir, assertSafeExtraFiles, assertSafeFiles, dirsOverlap, pathInDir } from './paths';
 import { blobId, emptyTreeId, treeIdForFiles, type HashAlgo } from './objects';
 import { assertReleaseId, buildCommitMessage, oneLine, parseTrailerLog, TRAILER_LOG_FORMAT } from './trailers';
@@ -72,6 +73,8 @@ export interface GitopsWriterOptions {
    * `objects/info/alternates` instead of fetching. The remote's receive hooks do not run (docs/gitops-scale.md).
    */
   directLocalWrite?: boolean;
+  /** Sign every commit (signing.ts); unsigned when absent. */
+  signing?: CommitSigning;
 }
 
 export interface GitopsWriterStats {
@@ -200,6 +203,7 @@ export class GitopsWriter {
   private readonly fenceKey: string;
   /** with directLocalWrite: the remote repository's path */
   private readonly direct: string | null;
+  private readonly signing: CommitSigning | undefined;
   /** token of the last lease this writer held */
   private lastToken: bigint | null = null;
 
@@ -235,6 +239,7 @@ export class GitopsWriter {
     this.branch = opts.branch;
     this.cacheDir = path.resolve(opts.cacheDir);
     this.committer = cleanIdentity(opts.committer, 'committer');
+    this.signing = opts.signing;
     this.pushTimeoutMs = opts.pushTimeoutMs ?? 120_000;
     this.retry = { ...DEFAULT_RETRY, ...(opts.retry ?? {}) };
     this.log = opts.log ?? (() => {});
@@ -868,7 +873,12 @@ export class GitopsWriter {
       // directLocalWrite: the objects go straight into the remote's store; only BATCH_REF stays in the cache
       const env = this.direct ? { GIT_OBJECT_DIRECTORY: path.join(this.direct, 'objects') } : undefined;
       const out = await this.git(['fast-import', '--quiet', '--force', '--done'], { input: stream, env });
-      return parseMarks(out.stdout, changes.length);
+      const shas = parseMarks(out.stdout, changes.length);
+      if (!this.signing) return shas;
+      const signed = await signCommitChain((a, o) => this.git(a, o), shas, this.signing, env);
+      // What gets pushed must stay reachable until the tracking ref moves (see push()).
+      await this.git(['update-ref', BATCH_REF, signed[signed.length - 1]!]);
+      return signed;
     } catch (e) {
       await this.removeCrashReports();
       throw e;

@@ -17,7 +17,9 @@ export interface CliResult {
 /** Only what the CLI needs: the test runner's own CI variables must not leak into "local" runs. */
 export function cliEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
   const base: Record<string, string | undefined> = {
-    PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, LANG: 'C.UTF-8', FERRY_POLL_INTERVAL_MS: '200', ...extra,
+    PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, LANG: 'C.UTF-8', FERRY_POLL_INTERVAL_MS: '200',
+    // The sources under test, never a dist/ built earlier (test/build.test.ts runs the compiled CLI).
+    FERRY_CLI_FROM_SOURCE: '1', ...extra,
   };
   return Object.fromEntries(Object.entries(base).filter(([, v]) => v !== undefined)) as Record<string, string>;
 }
