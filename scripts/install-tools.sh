@@ -89,23 +89,34 @@ ensure_tool kustomize KUSTOMIZE_BIN "$KUSTOMIZE_MODULE" "$KUSTOMIZE_VERSION" \
   "" \
   "install kustomize $KUSTOMIZE_VERSION yourself or set KUSTOMIZE_BIN"
 
-# The console's browser tests drive Debian's Chromium (never a browser build of a test tool's own: those download
-# from the internet). `npm test` asks for it with --browser; as root on Debian it is installed from apt.
-if [ "${1:-}" = "--browser" ]; then
+# What only the tests need, from Debian's packages: Chromium for the console's browser tests (never a browser build
+# of a test tool's own: those download from the internet), sshd for the GitOps-over-SSH test, gpg and openssl for
+# signing and TLS certificates. `npm test` asks for them with --test; as root on Debian they are installed from apt.
+if [ "${1:-}" = "--test" ]; then
+  missing=()
   if [ -n "${FERRY_CHROMIUM:-}" ] && [ -x "$FERRY_CHROMIUM" ]; then
     echo "chromium: using \$FERRY_CHROMIUM=$FERRY_CHROMIUM"
   elif [ -x /usr/bin/chromium ]; then
     echo "chromium: using /usr/bin/chromium"
+  else
+    missing+=(chromium)
+  fi
+  [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+  command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+  command -v gpg >/dev/null 2>&1 || missing+=(gnupg)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  if [ ${#missing[@]} -eq 0 ]; then
+    :
   elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     start=$SECONDS
     mkdir -p "$LOGDIR"
-    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$LOGDIR/chromium.log" 2>&1; then
-      echo "chromium: apt-get install chromium FAILED; last lines of $LOGDIR/chromium.log:" >&2
-      tail -n 20 "$LOGDIR/chromium.log" >&2
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >"$LOGDIR/test-packages.log" 2>&1; then
+      echo "test packages: apt-get install ${missing[*]} FAILED; last lines of $LOGDIR/test-packages.log:" >&2
+      tail -n 20 "$LOGDIR/test-packages.log" >&2
       exit 1
     fi
-    echo "chromium: installed Debian's chromium ($((SECONDS - start))s)"
+    echo "test packages: installed ${missing[*]} from apt ($((SECONDS - start))s)"
   else
-    echo "chromium: not found; the console's browser tests need it: apt-get install chromium (or set FERRY_CHROMIUM)" >&2
+    echo "test packages missing: ${missing[*]} (apt-get install them; FERRY_CHROMIUM may name another Chromium)" >&2
   fi
 fi
