@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { Router } from 'express';
-import { ArtifactInputSchema, normalizeArtifact } from '../../src/artifact/schema';
-import { ArtifactConflictError, getArtifact, saveArtifact } from '../../src/store/artifacts';
+import { type Request, Router } from 'express';
+import { type Artifact, ArtifactInputSchema, normalizeArtifact } from '../../src/artifact/schema';
+import { ArtifactConflictError, getArtifact, type SavedArtifact, saveArtifact } from '../../src/store/artifacts';
 import { type ArtifactWorkflowInput, artifactWorkflowId } from '../../workflows/definitions';
 import { actorOf, requireRole } from '../auth';
 import type { ApiContext } from '../context';
@@ -11,17 +11,8 @@ export function artifactRoutes(ctx: ApiContext): Router {
   const r = Router();
 
   r.post('/artifacts', requireRole(['ci', 'deployer']), asyncRoute(async (req, res) => {
-    const artifact = normalizeArtifact(parseArtifact(req.body));
-    try {
-      const saved = await saveArtifact(ctx.db, artifact, { actor: actorOf(req), tokenId: req.principal?.tokenId });
-      ctx.log.info(saved.created ? 'artifact stored' : 'artifact already stored', { artifactId: artifact.id, by: actorOf(req) });
-      // Also for a re-push: if the first push was stored but crashed before this point, auto-release runs now.
-      await startArtifactWorkflow(ctx, artifact.id);
-      res.status(saved.created ? 201 : 200).json({ ...saved.artifact, createdAt: saved.createdAt });
-    } catch (err) {
-      if (err instanceof ArtifactConflictError) throw new HttpError(409, err.message, { id: err.id });
-      throw err;
-    }
+    const saved = await acceptArtifact(ctx, req, normalizeArtifact(parseArtifact(req.body)));
+    res.status(saved.created ? 201 : 200).json({ ...saved.artifact, createdAt: saved.createdAt });
   }));
 
   r.get('/artifacts/:id', asyncRoute(async (req, res) => {
@@ -31,6 +22,23 @@ export function artifactRoutes(ctx: ApiContext): Router {
   }));
 
   return r;
+}
+
+/**
+ * The one way an artifact enters Ferry, for Ferry's `POST /api/artifacts` and Gimlet's `POST /api/artifact`: store
+ * it (recording who pushed it), then start its artifact workflow, which evaluates the deploy policies.
+ */
+export async function acceptArtifact(ctx: ApiContext, req: Request, artifact: Artifact): Promise<SavedArtifact> {
+  try {
+    const saved = await saveArtifact(ctx.db, artifact, { actor: actorOf(req), tokenId: req.principal?.tokenId });
+    ctx.log.info(saved.created ? 'artifact stored' : 'artifact already stored', { artifactId: artifact.id, by: actorOf(req), path: req.path });
+    // Also for a re-push: if the first push was stored but crashed before this point, auto-release runs now.
+    await startArtifactWorkflow(ctx, artifact.id);
+    return saved;
+  } catch (err) {
+    if (err instanceof ArtifactConflictError) throw new HttpError(409, err.message, { id: err.id });
+    throw err;
+  }
 }
 
 /** Evaluates the artifact's environment files and auto-releases the matching ones; once per artifact, ever. */
@@ -49,7 +57,7 @@ async function startArtifactWorkflow(ctx: ApiContext, artifactId: string): Promi
 }
 
 /** A 400 whose issues also name the environment file (`<env>/<app>`) each problem is in. */
-function parseArtifact(body: unknown) {
+export function parseArtifact(body: unknown) {
   const r = ArtifactInputSchema.safeParse(body);
   if (r.success) return r.data;
   const envs = (body as { environments?: unknown })?.environments;

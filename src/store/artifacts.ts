@@ -11,11 +11,17 @@ export class ArtifactConflictError extends Error {
  * Stores an artifact once. Re-pushing the identical body returns the stored one (created=false);
  * a different body under the same id is a conflict. ON CONFLICT keeps this race-free between API replicas.
  */
+export interface SavedArtifact {
+  artifact: Artifact;
+  created: boolean;
+  createdAt: string;
+}
+
 export async function saveArtifact(
   db: Db,
   artifact: Artifact,
   by: { actor: string; tokenId?: string } = { actor: 'unknown' },
-): Promise<{ artifact: Artifact; created: boolean; createdAt: string }> {
+): Promise<SavedArtifact> {
   const hash = artifactDigest(artifact);
   const v = artifact.version;
   // Who pushed is kept beside the body, not in it: the same artifact pushed by two pipelines is still one artifact.
