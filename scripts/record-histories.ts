@@ -100,6 +100,11 @@ async function main(): Promise<void> {
     await stack.postFlux(fluxEvent('ReconciliationFailed', (await stack.waitForRelease(failing.id, ['reconciling'])).gitopsCommit));
     await save(stack, failing.id, 'auto-rolled-back');
     await save(stack, `auto-rollback:${failing.id}`, 'started');
+
+    // Gimlet's `release delete`: one commit removing the app's directory.
+    const removed = await stack.api('POST', '/api/delete?env=staging&app=recorded-bad');
+    if (removed.status !== 200) throw new Error(JSON.stringify(removed.body));
+    await save(stack, removed.body.workflowId, 'removed');
   } finally {
     await stack.stop();
     await stopSharedTemporal();
