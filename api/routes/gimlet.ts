@@ -181,12 +181,12 @@ export function gimletRoutes(ctx: ApiContext): Router {
 const DELETE_WAIT_MS = 120_000;
 
 /**
- * Gimlet's Go client sends no `Accept` header; Ferry's clients, curl and browsers do. Gimlet-only parameters also
+ * Gimlet's Go client sends no `Accept` header (an empty one counts as none); Ferry's clients, curl and browsers do. Gimlet-only parameters also
  * ask for Gimlet's shape.
  */
 function wantsGimletHistory(req: Request): boolean {
   const gimletOnly = ['git-repo', 'offset', 'since', 'until', 'reverse'].some((k) => req.query[k] !== undefined);
-  return gimletOnly || req.get('accept') === undefined;
+  return gimletOnly || !req.get('accept');
 }
 
 async function gimletReleases(ctx: ApiContext, rows: ReleaseRow[]) {
