@@ -143,6 +143,33 @@ describe("Gimlet's CLI and Action, replayed", () => {
     assert.deepEqual(decodeAs([{ id: 'a', created: 1795428000, version: { created: 1795428000, event: 'push' }, unknownField: { x: 1 } }], ANSWER_TYPES.artifactList), []);
   });
 
+  test('POST /api/artifact auto-deploys like POST /api/artifacts; a re-run is a new artifact, a retry the same', async () => {
+    const artifact = { ...makeArtifact({ apps: [{ app: 'web', env: 'staging' }] }), vars: { IMAGE: 'r/web', GITHUB_RUN_ATTEMPT: '1', 'docker-image': 'r/web:1' } };
+    artifact.environments[0] = { ...artifact.environments[0]!, deploy: { branch: 'main', event: 'push' }, chart: { name: '' } } as never;
+    const first = await stack.api('POST', '/api/artifact', artifact);
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    assert.equal(typeof first.body.version.created, 'number');
+    const retry = await stack.api('POST', '/api/artifact', artifact);
+    assert.deepEqual([retry.status, retry.body.id], [200, first.body.id]);
+    const rerun = await stack.api('POST', '/api/artifact', { ...artifact, vars: { ...artifact.vars, GITHUB_RUN_ATTEMPT: '2' } });
+    assert.equal(rerun.status, 201);
+    assert.notEqual(rerun.body.id, first.body.id);
+    // Both artifacts released web to staging by policy; with Flux answering, both end.
+    fluxOn = true;
+    simulateFlux();
+    let track = await stack.api('GET', `/api/eventArtifactTrack?artifactId=${first.body.id}`);
+    for (let i = 0; i < 600 && !(track.body.status === 'processed' && track.body.results[0]?.gitopsCommitStatus === 'ReconciliationSucceeded'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      track = await stack.api('GET', `/api/eventArtifactTrack?artifactId=${first.body.id}`);
+    }
+    fluxOn = false;
+    await fluxLoop;
+    assert.equal(track.body.status, 'processed', JSON.stringify(track.body));
+    assert.deepEqual(track.body.results.map((r: any) => [r.app, r.env, r.status, r.gitopsCommitStatus]), [['web', 'staging', 'success', 'ReconciliationSucceeded']]);
+    const decisions = await stack.api('GET', `/api/artifacts/${first.body.id}/decisions`);
+    assert.equal(decisions.status, 200);
+  });
+
   test("release delete: one commit removing the app, the deployer's call, never in a gated or frozen environment", async () => {
     const pushed = await stack.api('POST', '/api/artifact', makeArtifact({ apps: [{ app: 'cart', env: 'staging' }] }));
     const started = await stack.api('POST', '/api/releases', { env: 'staging', app: 'cart', artifactId: pushed.body.id });
