@@ -189,7 +189,9 @@ describe("Gimlet's CLI and Action, replayed", () => {
     const frozen = await del('env=launch&app=cart', PEOPLE.alice);
     assert.equal(frozen.status, 409);
     assert.match(frozen.body.error, /frozen by "launch day"/);
-    for (const bad of ['env=staging&app=../staging', 'env=staging', 'app=cart', 'env=Staging&app=cart']) {
+    const never = await del('env=staging&app=cert-manager', PEOPLE.alice);
+    assert.equal(never.status, 404, 'a directory Ferry never released into is not an app it deletes');
+    for (const bad of ['env=staging&app=../staging', 'env=staging', 'app=cart', 'env=Staging&app=cart', 'env=staging&app=flux']) {
       const r = await del(bad, PEOPLE.alice);
       assert.equal(r.status, 400, bad);
       assert.ok(r.body.issues.length > 0, bad);

@@ -5,6 +5,7 @@ import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { type Request, Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { type Artifact, normalizeArtifact } from '../../src/artifact/schema';
+import { FLUX_DIR } from '../../src/flux/kustomization';
 import { environmentConfig, freezeWindowsOf } from '../../src/gates/environments';
 import { freezeStateAt } from '../../src/gates/freeze';
 import { gimletArtifactId, toGimletArtifact, toGimletRelease } from '../../src/gimlet/shapes';
@@ -134,8 +135,12 @@ export function gimletRoutes(ctx: ApiContext): Router {
 
   r.post('/delete', requireRole(['deployer'], { env: envFromQuery }), asyncRoute(async (req, res) => {
     const q = parseBody(GimletDeleteQuerySchema, req.query);
+    if (q.app === FLUX_DIR) throw new HttpError(400, 'invalid request', { issues: [{ path: 'app', message: `"${FLUX_DIR}" holds Flux's own files, not an app` }] });
     const refusal = deleteRefusal(ctx, q.env);
     if (refusal) throw new HttpError(409, `${q.app} cannot be deleted from ${q.env}: ${refusal}`, { reason: 'gated-environment' });
+    // Only directories Ferry released into: hand-written infrastructure beside the apps is not Gimlet's to delete.
+    const released = await ctx.db.query('SELECT 1 FROM releases WHERE app = $1 AND env = $2 LIMIT 1', [q.app, q.env]);
+    if (released.rowCount === 0) throw new HttpError(404, `${q.app} was never released to ${q.env}: nothing of Ferry's to delete`);
     const input: AppRemovalInput = { env: q.env, app: q.app, requestedBy: actorOf(req), writerTaskQueue: ctx.writerTaskQueue };
     const handle = await ctx.temporal.workflow.start<typeof appRemovalWorkflow>('appRemovalWorkflow', {
       workflowId: appRemovalWorkflowId(q.env, q.app),
