@@ -46,6 +46,8 @@ export interface RemoveAppDirectoryInput {
   reason: string;
   requestedBy: string;
   notBefore: string;
+  /** `Ferry-Trigger` of the commit: a branch cleanup unless said otherwise. */
+  trigger?: 'cleanup' | 'delete';
 }
 
 export function createWriterActivities(deps: WriterActivityDeps) {
@@ -94,7 +96,7 @@ export function createWriterActivities(deps: WriterActivityDeps) {
         ...(input.app === FLUX_DIR ? {} : { extraFiles: { [fluxKustomizationPath(input.env, input.app)]: null } }),
         title: `[${input.env}/${input.app}] remove ${input.app}`,
         body: input.reason,
-        trailers: { 'Ferry-App': input.app, 'Ferry-Env': input.env, 'Ferry-Released-By': input.requestedBy, 'Ferry-Trigger': 'cleanup' },
+        trailers: { 'Ferry-App': input.app, 'Ferry-Env': input.env, 'Ferry-Released-By': input.requestedBy, 'Ferry-Trigger': input.trigger ?? 'cleanup' },
         notBefore: input.notBefore,
       });
       return { commit: result.commit, status: result.status };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ArtifactInputSchema, artifactDigest, canonicalJson, deriveArtifactId, normalizeArtifact } from '../src/artifact/schema';
+import { gimletArtifactId, toGimletArtifact, unixSeconds } from '../src/gimlet/shapes';
 
 const base = {
   version: { sha: 'ABCDEF0123456789abcdef0123456789abcdef01', repositoryName: 'Acme/Shop', branch: 'main', event: 'push' },
@@ -41,7 +42,8 @@ describe('artifact schema', () => {
       [{ ...base, environments: [{ ...base.environments[0], app: 'Shop' }] }, 'environments.0.app'],
       [{ ...base, environments: [{ ...base.environments[0], namespace: 'a/b' }] }, 'environments.0.namespace'],
       [{ ...base, environments: [base.environments[0], base.environments[0]] }, 'environments.1'],
-      [{ ...base, vars: { 'bad-key': 'v' } }, 'vars.bad-key'],
+      [{ ...base, vars: { 'bad key': 'v' } }, 'vars.bad key'],
+      [{ ...base, vars: { '-flag': 'v' } }, 'vars.-flag'],
       [{ version: { sha: 'abcdef0' } }, 'version.repositoryName'],
     ];
     for (const [input, path] of cases) {
@@ -50,5 +52,39 @@ describe('artifact schema', () => {
       const paths = r.error!.issues.map((i) => i.path.join('.'));
       assert.ok(paths.includes(path), `${path} not in ${paths.join(', ')}`);
     }
+  });
+
+  test("Gimlet's Go-struct env files: an empty chart is no chart, an empty json6902 selector is no selector, field keys may hold '-'", () => {
+    const env = {
+      ...base.environments[0], chart: { name: '' }, tenant: {},
+      json6902Patches: [{ patch: '- op: replace\n  path: /spec/replicas\n  value: 2', target: { group: 'apps', version: '', kind: 'Deployment', name: 'shop' } }],
+    };
+    const a = normalizeArtifact(ArtifactInputSchema.parse({ ...base, environments: [env], vars: { 'docker-image': 'r/x:1', GITHUB_RUN_ATTEMPT: '2' } }));
+    assert.equal(a.environments[0]!.chart, undefined);
+    assert.deepEqual(a.environments[0]!.json6902Patches![0]!.target, { group: 'apps', kind: 'Deployment', name: 'shop' });
+    assert.equal(a.vars['docker-image'], 'r/x:1');
+    // A chart that names something is still checked as a chart.
+    const half = ArtifactInputSchema.safeParse({ ...base, environments: [{ ...env, chart: { name: 'web', repository: '' } }] });
+    assert.equal(half.success, false);
+  });
+
+  test("Gimlet's view: created and version.created are int64 seconds whatever was stored; a re-run is a new artifact", () => {
+    assert.equal(unixSeconds('2026-11-23T10:00:00Z'), 1795428000);
+    assert.equal(unixSeconds(1795428000), 1795428000);
+    assert.equal(unixSeconds(1795428000123), 1795428000);
+    assert.equal(unixSeconds('1795428000'), 1795428000);
+    assert.equal(unixSeconds('soon'), undefined);
+    const stored = normalizeArtifact(ArtifactInputSchema.parse({ ...base, version: { ...base.version, created: 'soon' },
+      environments: [{ ...base.environments[0], deploy: { event: ['push', 'tag'] }, json6902Patches: [{ target: { kind: 'Deployment' }, patch: [{ op: 'remove', path: '/x' }] }] }] }));
+    const g = toGimletArtifact(stored, '2026-11-23T10:00:00.000Z') as any;
+    assert.equal(g.created, 1795428000);
+    assert.equal('created' in g.version, false, 'an unreadable date is left out (Go reads 0), never sent as a string');
+    assert.equal(g.environments[0].deploy.event, 'push');
+    assert.equal(typeof g.environments[0].json6902Patches[0].patch, 'string');
+    const { id: _, ...rest } = stored;
+    const rerun = { ...rest, vars: { ...rest.vars, GITHUB_RUN_ATTEMPT: '2' } };
+    assert.equal(gimletArtifactId(rest), gimletArtifactId({ ...rest }), 'an HTTP retry of the same body is the same artifact');
+    assert.notEqual(gimletArtifactId(rest), gimletArtifactId(rerun));
+    assert.match(gimletArtifactId(rerun), /^acme-shop-abcdef012345-push-[0-9a-f]{8}$/);
   });
 });

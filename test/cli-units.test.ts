@@ -124,11 +124,15 @@ describe("Gimlet's tracking view of Ferry releases", () => {
     assert.equal(gimletResult(row('rendering'), true).status, 'pending');
   });
 
-  test('request status: new until written, error when nothing could be written', () => {
+  test('request status: new until written or until the deploy policies were evaluated, error when nothing could be written', () => {
     assert.equal(releaseTrack(row('rendering'), true).status, 'new');
     assert.equal(releaseTrack(row('reconciling', { gitopsCommit: 'c' }), true).status, 'processed');
     assert.equal(releaseTrack({ ...row('failed', { error: 'e' }), trigger: 'rollback' }, true).type, 'rollback');
-    assert.equal(artifactTrack([], true).status, 'new');
+    assert.equal(artifactTrack([], true, 'pending').status, 'new');
+    // The Action's deploy mode waits for this before making its own release: no policy released the artifact.
+    assert.deepEqual(artifactTrack([], true, 'evaluated'), { status: 'processed', statusDesc: 'no deploy policy released this artifact', results: [] });
+    assert.equal(artifactTrack([], true, { failed: 'terminated' }).status, 'error');
+    assert.equal(artifactTrack([row('succeeded', { gitopsCommit: 'c' })], true, 'pending').status, 'new');
     assert.equal(artifactTrack([row('succeeded', { gitopsCommit: 'c' }), row('rendering')], true).status, 'new');
     assert.equal(artifactTrack([row('failed', { error: 'boom' })], true).statusDesc, 'staging/a: boom');
   });

@@ -64,6 +64,17 @@ export interface BranchCleanupInput {
   writerTaskQueue: string;
 }
 
+export interface AppRemovalInput {
+  env: string;
+  app: string;
+  requestedBy: string;
+  /** Task queue of the single GitOps writer. */
+  writerTaskQueue: string;
+}
+
+/** Removals of one app from one env run one at a time; a later delete runs again (and finds nothing to remove). */
+export const appRemovalWorkflowId = (env: string, app: string) => `app-removal:${env}:${app}`;
+
 /** One artifact workflow per artifact, ever. */
 export const artifactWorkflowId = (artifactId: string) => `artifact:${artifactId}`;
 // --- Gates: approvals and hotfix overrides, as Updates so a refusal reaches the caller at once ---

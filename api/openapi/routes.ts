@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ArtifactInputSchema } from '../../src/artifact/schema';
 import { FluxEventSchema } from '../../src/flux/event';
 import {
-  ArtifactListQuerySchema, ArtifactTrackQuerySchema, GimletReleaseStatusSchema, GimletRollbackQuerySchema, ReleaseTrackQuerySchema,
+  ArtifactListQuerySchema, ArtifactTrackQuerySchema, GimletDeleteQuerySchema, GimletReleaseStatusSchema, GimletRollbackQuerySchema, ReleaseTrackQuerySchema,
 } from '../routes/gimlet';
 import { DecisionBodySchema } from '../routes/decisions';
 import { SignInSchema } from '../console';
@@ -87,6 +87,12 @@ export const ROUTE_DOCS: RouteDoc[] = [
       200: { description: 'already stored, identical', schema: GimletArtifactSchema },
       409: { description: 'a different artifact has this id' },
     },
+  },
+  {
+    method: 'post', path: '/api/delete', summary: "Gimlet: delete an app from an environment (one commit removing its directory)", tags: ['gimlet'],
+    roles: ['deployer'], envScoped: true, query: GimletDeleteQuerySchema,
+    description: 'Answers once the removal is committed. Refused in environments whose releases need approval or that are frozen now.',
+    responses: { 200: { description: 'removed (or nothing to remove)', schema: z.record(z.string(), z.unknown()) }, 409: { description: 'the environment needs approval or is frozen' }, 504: { description: 'still running after 2 minutes' } },
   },
   {
     method: 'post', path: '/api/tokens', summary: 'Create an API token (the secret is shown once)', tags: ['tokens'], roles: ['admin'],
@@ -175,11 +181,13 @@ export const ROUTE_DOCS: RouteDoc[] = [
     responses: { 200: { description: 'decided; the body says where the gate stands', schema: z.record(z.string(), z.unknown()) }, 403: { description: 'not allowed for this env (named)' }, 409: { description: 'the release is not waiting for this' }, 422: { description: 'no reason given' } },
   },
   {
-    method: 'get', path: '/api/releases', summary: 'Release history, newest first, paginated', tags: ['releases'], query: HistoryQuerySchema,
+    method: 'get', path: '/api/releases', summary: 'Release history, newest first, paginated', tags: ['releases', 'gimlet'], query: HistoryQuerySchema,
+    description: "Gimlet's `release list` gets Gimlet's shape instead (a JSON array of dx.Release, query `env` required, `app`, `git-repo`, `limit`, `offset`, `since`, `until`, `reverse`): chosen when the request has no Accept header, as Gimlet's Go client sends none, or a Gimlet-only parameter (docs/gimlet.md).",
     responses: { 200: { description: '{items, nextBefore}', schema: z.record(z.string(), z.unknown()) }, 400: { description: 'bad filter or cursor' } },
   },
   {
-    method: 'get', path: '/api/status', summary: 'What runs where: per environment, the current release and any in flight', tags: ['releases'], query: StatusQuerySchema,
+    method: 'get', path: '/api/status', summary: 'What runs where: per environment, the current release and any in flight', tags: ['releases', 'gimlet'], query: StatusQuerySchema,
+    description: "With `env` (Gimlet's `release status`): a map of app to its last written release, in Gimlet's dx.Release shape.",
     responses: { 200: { description: '{app, environments}', schema: z.record(z.string(), z.unknown()) } },
   },
   {

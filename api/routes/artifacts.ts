@@ -1,8 +1,8 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { Router } from 'express';
+import { type Request, Router } from 'express';
 import { type Artifact, ArtifactInputSchema, normalizeArtifact } from '../../src/artifact/schema';
 import type { Principal } from '../../src/auth/roles';
-import { ArtifactConflictError, ArtifactRefusedError, getArtifact, saveArtifact } from '../../src/store/artifacts';
+import { ArtifactConflictError, ArtifactRefusedError, getArtifact, type SavedArtifact, saveArtifact } from '../../src/store/artifacts';
 import { type ArtifactWorkflowInput, artifactWorkflowId } from '../../workflows/definitions';
 import { actorOf, requireRole } from '../auth';
 import type { ApiContext } from '../context';
@@ -12,11 +12,7 @@ export function artifactRoutes(ctx: ApiContext): Router {
   const r = Router();
 
   r.post('/artifacts', requireRole(['ci', 'deployer']), asyncRoute(async (req, res) => {
-    const artifact = normalizeArtifact(parseArtifact(req.body));
-    const saved = await storeArtifact(ctx, artifact, req.principal!);
-    ctx.log.info(saved.created ? 'artifact stored' : 'artifact already stored', { artifactId: artifact.id, by: actorOf(req) });
-    // Also for a re-push: if the first push was stored but crashed before this point, auto-release runs now.
-    await startArtifactWorkflow(ctx, artifact.id);
+    const saved = await acceptArtifact(ctx, req, normalizeArtifact(parseArtifact(req.body)));
     res.status(saved.created ? 201 : 200).json({ ...saved.artifact, createdAt: saved.createdAt });
   }));
 
@@ -33,7 +29,7 @@ export function artifactRoutes(ctx: ApiContext): Router {
  * Stores a pushed artifact with its pusher's principal (an auto-release acts with exactly those rights); refusals
  * (repository scope, a commit claimed for another repository, a different body under the same id) become 4xx.
  */
-export async function storeArtifact(ctx: ApiContext, artifact: Artifact, pusher: Principal) {
+export async function storeArtifact(ctx: ApiContext, artifact: Artifact, pusher: Principal): Promise<SavedArtifact> {
   try {
     return await saveArtifact(ctx.db, artifact, { actor: pusher.actor, tokenId: pusher.tokenId, pusher });
   } catch (err) {
@@ -41,6 +37,18 @@ export async function storeArtifact(ctx: ApiContext, artifact: Artifact, pusher:
     if (err instanceof ArtifactRefusedError) throw new HttpError(err.status, err.message, err.details);
     throw err;
   }
+}
+
+/**
+ * The one way an artifact enters Ferry, for Ferry's `POST /api/artifacts` and Gimlet's `POST /api/artifact`: store
+ * it with its pusher, then start its artifact workflow, which evaluates the deploy policies.
+ */
+export async function acceptArtifact(ctx: ApiContext, req: Request, artifact: Artifact): Promise<SavedArtifact> {
+  const saved = await storeArtifact(ctx, artifact, req.principal!);
+  ctx.log.info(saved.created ? 'artifact stored' : 'artifact already stored', { artifactId: artifact.id, by: actorOf(req), path: req.path });
+  // Also for a re-push: if the first push was stored but crashed before this point, auto-release runs now.
+  await startArtifactWorkflow(ctx, artifact.id);
+  return saved;
 }
 
 /** Evaluates the artifact's environment files and auto-releases the matching ones; once per artifact, ever. */
@@ -59,7 +67,7 @@ async function startArtifactWorkflow(ctx: ApiContext, artifactId: string): Promi
 }
 
 /** A 400 whose issues also name the environment file (`<env>/<app>`) each problem is in. */
-function parseArtifact(body: unknown) {
+export function parseArtifact(body: unknown) {
   const r = ArtifactInputSchema.safeParse(body);
   if (r.success) return r.data;
   const envs = (body as { environments?: unknown })?.environments;

@@ -100,16 +100,19 @@ const Selector = z.string().min(1).max(253).superRefine((want, ctx) => {
   const unsupported = unsupportedSyntax(want);
   if (unsupported) ctx.addIssue({ code: 'custom', message: unsupportedMessage(unsupported) });
 });
+/** Gimlet's CLI writes every target field, unset ones as "": an empty selector means no selector. */
+const withoutEmptyStrings = (v: unknown) =>
+  v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).filter(([, x]) => x !== '')) : v;
 export const Json6902PatchSchema = z.looseObject({
-  target: z.looseObject({
-    group: z.union([z.literal(''), Selector]).optional(),
+  target: z.preprocess(withoutEmptyStrings, z.looseObject({
+    group: Selector.optional(),
     version: Selector.optional(),
     kind: Selector.optional(),
     name: Selector.optional(),
     namespace: Selector.optional(),
     labelSelector: z.string().max(1000).optional(),
     annotationSelector: z.string().max(1000).optional(),
-  }),
+  })),
   /** RFC 6902 operations, as YAML/JSON text or as a list. */
   patch: z.union([z.string().min(1).max(1_000_000), z.array(z.record(z.string(), z.unknown())).min(1).max(1000)]),
 });
@@ -127,13 +130,20 @@ export type Cleanup = z.infer<typeof CleanupSchema>;
  * One environment file of the app (`.ferry/<env>.yaml`, or Gimlet's `.gimlet/<env>.yaml` as is). Unknown fields
  * are kept, so Gimlet files are accepted unchanged.
  */
+/**
+ * Gimlet's CLI writes `chart` as a Go struct, so an environment file without a chart arrives as `{"name": ""}`:
+ * a chart whose fields are all empty is no chart.
+ */
+const noEmptyChart = (v: unknown) =>
+  v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => x === '' || x === undefined || x === null) ? undefined : v;
+
 export const EnvironmentFileSchema = z.looseObject({
   app: zName('app'),
   env: zName('env'),
   namespace: zName('namespace'),
   manifests: z.string().max(2_000_000).optional(),
   deploy: DeploySchema.optional(),
-  chart: ChartSchema.optional(),
+  chart: z.preprocess(noEmptyChart, ChartSchema.optional()),
   values: z.record(z.string(), z.unknown()).optional(),
   strategicMergePatches: z.string().max(1_000_000).optional(),
   json6902Patches: z.array(Json6902PatchSchema).max(200).optional(),
@@ -144,7 +154,15 @@ export type EnvironmentFile = z.infer<typeof EnvironmentFileSchema>;
 
 const ItemSchema = z.looseObject({ name: z.string().min(1).max(200) });
 
-const StringMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'keys must be variable names'), z.string().max(100_000));
+/**
+ * Gimlet's `artifact add --field docker-image=…` copies field keys into `vars`, so keys may hold `-` and `.`.
+ * Templates reach only keys that are identifiers (`{{ .IMAGE }}`), as in Gimlet, whose templates cannot name
+ * `.docker-image` either; the other keys are kept as data.
+ */
+const StringMap = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,199}$/, 'keys must be 1-200 characters of A-Z, a-z, 0-9, "_", "-" and ".", starting with a letter or "_"'),
+  z.string().max(100_000),
+);
 
 export const ArtifactInputSchema = z
   .looseObject({

@@ -56,14 +56,24 @@ export function releaseTrack(r: ArtifactReleaseRow & { trigger?: string }, await
   return { type: r.trigger === 'rollback' ? 'rollback' : 'release', status, statusDesc: r.error ?? '', results: [result] };
 }
 
+/** Where the artifact's deploy policies are: not decided yet, decided (releases started or none), or broken. */
+export type PolicyEvaluation = 'pending' | 'evaluated' | { failed: string };
+
 /**
- * Everything released from one artifact (`/api/eventArtifactTrack?artifactId=`). Unlike Gimlet, an artifact that
- * no release has picked up stays `new`: Gimlet answered `processed` with no results, which its CLI took for success.
+ * Everything released from one artifact (`/api/eventArtifactTrack?artifactId=`). `new` until the deploy policies
+ * were evaluated and while a release they started has not written yet; then `processed` (`error` when every release
+ * failed before writing). An artifact no policy released is `processed` with no results, as in Gimlet: the Action's
+ * `deploy` mode waits for that before it makes its own release.
  */
-export function artifactTrack(rows: ArtifactReleaseRow[], awaitFlux: boolean): GimletReleaseStatus {
-  if (rows.length === 0) return { status: 'new', statusDesc: 'no release of this artifact has been requested yet', results: [] };
+export function artifactTrack(rows: ArtifactReleaseRow[], awaitFlux: boolean, policies: PolicyEvaluation = 'evaluated'): GimletReleaseStatus {
+  if (typeof policies === 'object') return { status: 'error', statusDesc: `evaluating the deploy policies failed: ${policies.failed}`, results: [] };
+  if (rows.length === 0) {
+    return policies === 'pending'
+      ? { status: 'new', statusDesc: 'the deploy policies are being evaluated', results: [] }
+      : { status: 'processed', statusDesc: 'no deploy policy released this artifact', results: [] };
+  }
   const results = rows.map((r) => gimletResult(r, awaitFlux));
-  if (rows.some((r) => !written(r))) return { status: 'new', statusDesc: '', results };
+  if (policies === 'pending' || rows.some((r) => !written(r))) return { status: 'new', statusDesc: '', results };
   if (results.every((r) => r.status === 'failure')) {
     return { status: 'error', statusDesc: rows.map((r) => `${r.env}/${r.app}: ${r.error ?? r.status}`).join('; '), results };
   }

@@ -26,11 +26,17 @@ export class ArtifactRefusedError extends Error {
  * another repository the pusher may not act on (someone claiming that commit under another name, so that a lookup
  * by sha finds theirs).
  */
+export interface SavedArtifact {
+  artifact: Artifact;
+  created: boolean;
+  createdAt: string;
+}
+
 export async function saveArtifact(
   db: Db,
   artifact: Artifact,
   by: { actor: string; tokenId?: string; pusher: Principal },
-): Promise<{ artifact: Artifact; created: boolean; createdAt: string }> {
+): Promise<SavedArtifact> {
   const hash = artifactDigest(artifact);
   const v = artifact.version;
   const sha = v.sha.toLowerCase();

@@ -97,4 +97,9 @@ export async function runScenarios(stack: Stack, keep: Keep): Promise<void> {
   await stack.postFlux(fluxEvent('ReconciliationSucceeded', (await stack.waitForRelease(held.id, ['reconciling'])).gitopsCommit, { env: 'staging' }));
   await keep(held.id, 'frozen-lifted');
   await keep(`freeze:${freeze.body.id}`, 'lifted');
+
+  // Gimlet's `release delete`: one commit removing the app's directory.
+  const removed = await stack.api('POST', '/api/delete?env=staging&app=recorded-bad');
+  if (removed.status !== 200) throw new Error(JSON.stringify(removed.body));
+  await keep(removed.body.workflowId, 'removed');
 }

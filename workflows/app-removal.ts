@@ -1,0 +1,27 @@
+import * as wf from '@temporalio/workflow';
+import type { WriterActivities } from '../activities/writer-activities';
+import type { AppRemovalInput } from './definitions';
+
+/**
+ * Someone asked to delete an app from an environment (Gimlet's `release delete`): one commit through the single
+ * writer removes `<env>/<app>/` and the app's Flux Kustomization file; Flux then prunes what it applied.
+ */
+export async function appRemovalWorkflow(input: AppRemovalInput): Promise<{ dir: string; commit: string; status: string }> {
+  const writer = wf.proxyActivities<WriterActivities>({
+    taskQueue: input.writerTaskQueue,
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: '2 minutes',
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
+  });
+  const info = wf.workflowInfo();
+  const r = await writer.removeAppDirectory({
+    changeId: `delete:${info.runId}:${input.env}/${input.app}`,
+    env: input.env,
+    app: input.app,
+    reason: `${input.app} deleted from ${input.env} by ${input.requestedBy}`,
+    requestedBy: input.requestedBy,
+    notBefore: new Date(info.runStartTime.getTime()).toISOString(),
+    trigger: 'delete',
+  });
+  return { dir: `${input.env}/${input.app}`, commit: r.commit, status: r.status };
+}
