@@ -329,7 +329,7 @@ describe('promote, rollback, status and history', () => {
     assert.equal(statusText.code, 0, statusText.stderr);
     const lines = statusText.stdout.trim().split('\n');
     assert.equal(lines[0], 'chain');
-    assert.match(lines[1], /^ENV\s+ARTIFACT\s+SHA\s+BRANCH\s+RELEASED\s+FLUX\s+COMMIT\s+IN FLIGHT$/);
+    assert.match(lines[1], /^ENV\s+ARTIFACT\s+SHA\s+BRANCH\s+RELEASED\s+FLUX\s+COMMIT\s+IN FLIGHT\s+FROZEN$/);
     assert.match(statusText.stdout, new RegExp(`\\nstaging\\s+${first.artifactId}\\s+[0-9a-f]{12}\\s+main\\s+succeeded by admin \\S+ ago\\s+ReconciliationSucceeded\\s+[0-9a-f]{12}`));
     assert.match(statusText.stdout, new RegExp(`\\nprod\\s+${second.artifactId}\\s+[0-9a-f]{12}\\s+main\\s+succeeded by alice `));
 

@@ -106,7 +106,7 @@ export function simulateFlux(stack: Stack): () => Promise<void> {
       const waiting = await stack.api('GET', '/api/releases?status=reconciling&limit=50');
       for (const r of waiting.body.items ?? []) {
         if (r.gitopsCommit && Date.now() - (told.get(r.gitopsCommit) ?? 0) > 3000) {
-          await stack.postFlux(fluxEvent('ReconciliationSucceeded', r.gitopsCommit));
+          await stack.postFlux(fluxEvent('ReconciliationSucceeded', r.gitopsCommit, { env: r.env }));
           told.set(r.gitopsCommit, Date.now());
         }
       }
