@@ -249,7 +249,8 @@ export class GitopsWriter {
 
   private async loop(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.takeBatch();
+      const { batch, rest } = takeBatch(this.queue);
+      this.queue = rest;
       try {
         await this.runBatch(batch);
       } catch (e) {
@@ -261,12 +262,6 @@ export class GitopsWriter {
         await collectGarbage(this.git, this.direct, (fn) => this.remoteBranch.withRefLock(fn), this.log);
       }
     }
-  }
-
-  private takeBatch(): Pending[] {
-    const { batch, rest } = takeBatch(this.queue);
-    this.queue = rest;
-    return batch;
   }
 
   private async runBatch(items: Pending[]): Promise<void> {
