@@ -50,7 +50,7 @@ function usage(): string {
     for (const c of COMMANDS.filter(match)) lines.push(`  ${`${c.name}${c.args ? ` ${c.args}` : ''}`.padEnd(28)} ${c.summary}`);
     lines.push('');
   }
-  lines.push('Global flags:', ...optionHelp(GLOBAL_OPTIONS), '', 'Run "ferry <command> --help" for its flags.');
+  lines.push('Global flags:', ...optionHelp(GLOBAL_OPTIONS), '', 'Run "ferry <command> --help" for its flags, "ferry --version" for the version.');
   lines.push('Exit codes: 0 ok, 1 refused or unreachable, 2 bad usage, 3 release failed, 4 --timeout while waiting.');
   return lines.join('\n');
 }

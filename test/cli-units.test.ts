@@ -1,5 +1,9 @@
-// Pure parts of the CLI and of authorization: CI variables, remotes, grants, Gimlet's tracking view, tokens.
+// Pure parts of the CLI and of authorization: CI variables, remotes, grants, Gimlet's tracking view, tokens; and the
+// CLI's answers that need no server (its version).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { imageRef, keyValue } from '../cli/artifact-file';
 import { detectCi } from '../cli/ci';
@@ -8,6 +12,7 @@ import { deny, mergeGrants, parseGrant, type Principal } from '../src/auth/roles
 import { generateToken, parseDurationMs, parseToken, secretMatches } from '../src/auth/tokens';
 import { artifactTrack, gimletResult, releaseTrack } from '../src/gimlet/track';
 import type { ReleaseStatus } from '../src/release/types';
+import { cliEnv, runCli } from './support/cli';
 
 const noFile = () => {
   throw new Error('no event file');
@@ -136,4 +141,17 @@ describe("Gimlet's tracking view of Ferry releases", () => {
     assert.equal(artifactTrack([row('succeeded', { gitopsCommit: 'c' }), row('rendering')], true).status, 'new');
     assert.equal(artifactTrack([row('failed', { error: 'boom' })], true).statusDesc, 'staging/a: boom');
   });
+});
+
+test('ferry --version and ferry version print the version of package.json, and need no server or token', async () => {
+  const { version } = JSON.parse(readFileSync(path.resolve(__dirname, '../package.json'), 'utf8')) as { version: string };
+  assert.match(version, /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/);
+  // an unreachable server and no token: the version is answered without asking anyone
+  const env = cliEnv({ FERRY_SERVER: 'http://127.0.0.1:9' });
+  for (const args of [['--version'], ['version']]) {
+    const r = await runCli(args, { cwd: tmpdir(), env });
+    assert.deepEqual(r, { code: 0, stdout: `ferry ${version}\n`, stderr: '' }, args.join(' '));
+  }
+  const help = await runCli(['--help'], { cwd: tmpdir(), env });
+  assert.match(help.stdout, /"ferry --version" for the version/);
 });

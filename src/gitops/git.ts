@@ -72,6 +72,8 @@ export function gitEnv(extra?: Record<string, string>): NodeJS.ProcessEnv {
 const TRACE = process.env.FERRY_GIT_TRACE === '1';
 
 export type GitRunner = (args: readonly string[], opts: GitRunOptions) => Promise<GitRunResult>;
+/** git bound to one repository (the writer's cache). */
+export type RepoGit = (args: readonly string[], opts?: GitRunOptions) => Promise<GitRunResult>;
 let delegate: GitRunner | undefined;
 
 /**

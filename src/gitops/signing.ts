@@ -4,15 +4,13 @@
  * the chain with `git commit-tree -S`: same tree, author, committer, dates and message, each commit on the signed
  * one before it. git does the signing itself (gpg, or ssh-keygen with gpg.format=ssh), exactly as `git commit -S`.
  */
-import type { GitRunOptions, GitRunResult } from './git';
+import type { RepoGit } from './git';
 
 export interface CommitSigning {
   /** `openpgp`: `key` is a key id or fingerprint in the keyring (GNUPGHOME); `ssh`: `key` is a private key file. */
   format: 'openpgp' | 'ssh';
   key: string;
 }
-
-type Git = (args: readonly string[], opts?: GitRunOptions) => Promise<GitRunResult>;
 
 interface RawCommit {
   tree: string;
@@ -45,7 +43,7 @@ function identEnv(prefix: 'AUTHOR' | 'COMMITTER', p: { ident: string; date: stri
  * Signed copies of `shas` (a chain, oldest first, as fast-import built it), in order. `env` reaches every git call
  * (the direct local write points GIT_OBJECT_DIRECTORY at the remote's store).
  */
-export async function signCommitChain(git: Git, shas: readonly string[], signing: CommitSigning, env: Record<string, string> = {}): Promise<string[]> {
+export async function signCommitChain(git: RepoGit, shas: readonly string[], signing: CommitSigning, env: Record<string, string> = {}): Promise<string[]> {
   const config = ['-c', `gpg.format=${signing.format}`, '-c', `user.signingKey=${signing.key}`];
   const renamed = new Map<string, string>();
   const out: string[] = [];
