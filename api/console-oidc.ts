@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { Router } from 'express';
-import { AuthRejection } from './auth';
 import type { ApiContext } from './context';
 import { asyncRoute, HttpError } from './errors';
+import { signInPrincipal } from './console';
 import { readCookies, setSessionCookies } from './session-cookie';
 
 /** The sign-in in progress: state, PKCE verifier and nonce, in a short-lived cookie of its own. */
@@ -98,18 +98,10 @@ export function consoleOidcRoutes(ctx: ApiContext): Router {
     const body = (await answer.json().catch(() => ({}))) as { id_token?: unknown; error?: unknown };
     if (!answer.ok || typeof body.id_token !== 'string') throw new HttpError(401, `the identity provider did not issue an ID token${typeof body.error === 'string' ? `: ${body.error}` : ''}`);
     const idToken = body.id_token;
-    let principal;
-    try {
-      principal = await ctx.authenticate(idToken);
-    } catch (err) {
-      if (err instanceof AuthRejection) throw new HttpError(401, err.message);
-      throw err;
-    }
-    if (!principal) throw new HttpError(401, 'the ID token is not accepted (check FERRY_OIDC_ISSUER, FERRY_OIDC_AUDIENCE and the JWKS)');
-    // The token was just verified; its nonce must be the one this browser's sign-in asked for (no replayed token).
+    const principal = await signInPrincipal(ctx, idToken, 'the ID token is not accepted (check FERRY_OIDC_ISSUER, FERRY_OIDC_AUDIENCE and the JWKS)');
+    // The token verified; its nonce must be the one this browser's sign-in asked for (no replayed token).
     const claims = JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { nonce?: unknown };
     if (claims.nonce !== nonce) throw new HttpError(401, 'the ID token was not issued for this sign-in (nonce)');
-    if (principal.grants.length === 0) throw new HttpError(403, `forbidden: ${principal.actor} has no Ferry role`);
     setSessionCookies(req, res, idToken, secure(req));
     ctx.log.info('console sign-in', { principal: principal.actor, via: 'oidc' });
     // A same-site navigation from here on, so the browser sends the Strict session cookie with the console's page.

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import express, { Router } from 'express';
 import { z } from 'zod';
-import { AuthRejection } from './auth';
+import { AuthRejection, type Principal } from './auth';
 import type { ApiContext } from './context';
 import { asyncRoute, HttpError, parseBody } from './errors';
 import { clearSessionCookies, csrfRefusal, readCookies, SESSION_COOKIE, setSessionCookies } from './session-cookie';
@@ -88,15 +88,7 @@ export function consoleRoutes(ctx: ApiContext): Router {
     const origin = req.get('origin');
     if (origin !== undefined && (origin === 'null' || safeHost(origin) !== req.get('host'))) throw new HttpError(403, `forbidden: cross-origin sign-in from ${origin}`);
     const { token } = parseBody(SignInSchema, req.body);
-    let principal;
-    try {
-      principal = await ctx.authenticate(token);
-    } catch (err) {
-      if (err instanceof AuthRejection) throw new HttpError(401, err.message);
-      throw err;
-    }
-    if (!principal) throw new HttpError(401, 'unknown token');
-    if (principal.grants.length === 0) throw new HttpError(403, `forbidden: ${principal.actor} has no Ferry role`);
+    const principal = await signInPrincipal(ctx, token, 'unknown token');
     setSessionCookies(req, res, token, httpsOnly);
     ctx.log.info('console sign-in', { principal: principal.actor });
     res.json({ name: principal.name, actor: principal.actor });
@@ -119,6 +111,20 @@ export function consoleRoutes(ctx: ApiContext): Router {
   });
 
   return r;
+}
+
+/** The principal a console session would act as: refused (401, 403) like a bearer token with no role. */
+export async function signInPrincipal(ctx: ApiContext, token: string, unknown: string): Promise<Principal> {
+  let principal;
+  try {
+    principal = await ctx.authenticate(token);
+  } catch (err) {
+    if (err instanceof AuthRejection) throw new HttpError(401, err.message);
+    throw err;
+  }
+  if (!principal) throw new HttpError(401, unknown);
+  if (principal.grants.length === 0) throw new HttpError(403, `forbidden: ${principal.actor} has no Ferry role`);
+  return principal;
 }
 
 function safeHost(origin: string): string | null {

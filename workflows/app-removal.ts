@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import type { WriterActivities } from '../activities/writer-activities';
+import { writerOn } from './release-proxies';
 import type { AppRemovalInput } from './definitions';
 
 /**
@@ -7,12 +7,7 @@ import type { AppRemovalInput } from './definitions';
  * writer removes `<env>/<app>/` and the app's Flux Kustomization file; Flux then prunes what it applied.
  */
 export async function appRemovalWorkflow(input: AppRemovalInput): Promise<{ dir: string; commit: string; status: string }> {
-  const writer = wf.proxyActivities<WriterActivities>({
-    taskQueue: input.writerTaskQueue,
-    startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: '2 minutes',
-    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
-  });
+  const writer = writerOn(input.writerTaskQueue, '2 minutes');
   const info = wf.workflowInfo();
   const r = await writer.removeAppDirectory({
     changeId: `delete:${info.runId}:${input.env}/${input.app}`,

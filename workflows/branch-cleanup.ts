@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
+import { writerOn } from './release-proxies';
 import type { PolicyActivities } from '../activities/policy-activities';
-import type { WriterActivities } from '../activities/writer-activities';
 import type { BranchCleanupInput } from './definitions';
 
 const policy = wf.proxyActivities<PolicyActivities>({
@@ -16,12 +16,7 @@ const policy = wf.proxyActivities<PolicyActivities>({
 export async function branchCleanupWorkflow(
   input: BranchCleanupInput,
 ): Promise<{ removed: Array<{ dir: string; commit: string; status: string }>; refused?: Array<{ dir: string; reason: string }> }> {
-  const writer = wf.proxyActivities<WriterActivities>({
-    taskQueue: input.writerTaskQueue,
-    startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: '2 minutes',
-    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
-  });
+  const writer = writerOn(input.writerTaskQueue, '2 minutes');
   const info = wf.workflowInfo();
   const notBefore = new Date(info.runStartTime.getTime()).toISOString();
   const targets = await policy.findBranchCleanups({ repository: input.repository, branch: input.branch, ...(input.actor ? { actor: input.actor } : {}) });

@@ -49,13 +49,16 @@ export const nudge = wf.proxyActivities<ReconcileActivities>({
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
 });
 
-/** The single GitOps writer, on its own task queue. */
-export function writerOn(taskQueue: string) {
+/**
+ * The single GitOps writer, on its own task queue. Removals (cleanup, Gimlet's delete) heartbeat less often than a
+ * release's commit, so they pass a longer heartbeat timeout.
+ */
+export function writerOn(taskQueue: string, heartbeatTimeout: '30 seconds' | '2 minutes' = '30 seconds') {
   return wf.proxyActivities<WriterActivities>({
     taskQueue,
     // Queued behind other releases in a group commit plus one push; the writer itself retries rejected pushes.
     startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: '30 seconds',
+    heartbeatTimeout,
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
   });
 }

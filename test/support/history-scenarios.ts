@@ -36,10 +36,33 @@ async function decide(stack: Stack, id: string, what: 'approve' | 'reject'): Pro
   if (r.status !== 200) throw new Error(JSON.stringify(r.body));
 }
 
+/**
+ * Waits until the release waits for Flux's word: reconciling, and past its look at events stored before it began
+ * waiting (the checkFluxHistory step, a marker in its history). An event posted earlier may be found by that look
+ * instead of by the event's own workflow, which then settles nothing: a real race, but one the fixtures must not see.
+ */
+async function waitingForFlux(stack: Stack, releaseId: string): Promise<string> {
+  const row = await stack.waitForRelease(releaseId, ['reconciling']);
+  const handle = stack.ferry.temporal.workflow.getHandle(releaseId);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const history = await handle.fetchHistory();
+    const checked = (history.events ?? []).some((e) => Object.values(e.markerRecordedEventAttributes?.details ?? {})
+      .some((d) => (d.payloads ?? []).some((p) => Buffer.from(p.data ?? []).toString('utf8').includes('"activity_type":"checkFluxHistory"'))));
+    if (checked) return row.gitopsCommit as string;
+    if (Date.now() > deadline) throw new Error(`release ${releaseId} never looked at stored Flux events`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Flux's word on the release's commit, once the release waits for it. */
+async function fluxSays(stack: Stack, releaseId: string, reason: string, env: string) {
+  return stack.postFlux(fluxEvent(reason, await waitingForFlux(stack, releaseId), { env }));
+}
+
 export async function runScenarios(stack: Stack, keep: Keep): Promise<void> {
   const ok = await release(stack, 'recorded');
-  const row = await stack.waitForRelease(ok.id, ['reconciling']);
-  const event = await stack.postFlux(fluxEvent('ReconciliationSucceeded', row.gitopsCommit, { env: 'staging' }));
+  const event = await fluxSays(stack, ok.id, 'ReconciliationSucceeded', 'staging');
   await keep(ok.id, 'succeeded');
   await keep(`flux-event:${event.body.id}`, 'settled');
   await keep(`artifact:${ok.artifactId}`, 'stored');
@@ -58,8 +81,7 @@ export async function runScenarios(stack: Stack, keep: Keep): Promise<void> {
   await keep(cleanup.body.workflowId ?? cleanup.body.id, 'nothing-to-remove');
 
   const failedFlux = await release(stack, 'recorded-bad');
-  const bad = await stack.waitForRelease(failedFlux.id, ['reconciling']);
-  await stack.postFlux(fluxEvent('HealthCheckFailed', bad.gitopsCommit, { env: 'staging' }));
+  await fluxSays(stack, failedFlux.id, 'HealthCheckFailed', 'staging');
   await keep(failedFlux.id, 'flux-failed');
 
   const broken = await release(stack, 'recorded-broken', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .MISSING }}}\n');
@@ -71,7 +93,7 @@ export async function runScenarios(stack: Stack, keep: Keep): Promise<void> {
   // Gates: an approval, a rejection, and an approval that never came.
   const approved = await gatedRelease(stack, 'recorded-gate', 'gated', 'alice');
   await decide(stack, approved.releaseId, 'approve');
-  await stack.postFlux(fluxEvent('ReconciliationSucceeded', (await stack.waitForRelease(approved.releaseId, ['reconciling'])).gitopsCommit, { env: 'gated' }));
+  await fluxSays(stack, approved.releaseId, 'ReconciliationSucceeded', 'gated');
   await keep(approved.releaseId, 'approved');
   const rejected = await gatedRelease(stack, 'recorded-gate', 'gated', 'alice');
   await decide(stack, rejected.releaseId, 'reject');
@@ -81,10 +103,10 @@ export async function runScenarios(stack: Stack, keep: Keep): Promise<void> {
 
   // Automatic rollback: a good release, then one Flux fails, which starts one rollback to the good artifact.
   const good = await release(stack, 'recorded-rollback', undefined, 'prod');
-  await stack.postFlux(fluxEvent('ReconciliationSucceeded', (await stack.waitForRelease(good.id, ['reconciling'])).gitopsCommit, { env: 'prod' }));
+  await fluxSays(stack, good.id, 'ReconciliationSucceeded', 'prod');
   await stack.waitForRelease(good.id, ['succeeded']);
   const failing = await release(stack, 'recorded-rollback', undefined, 'prod');
-  await stack.postFlux(fluxEvent('ReconciliationFailed', (await stack.waitForRelease(failing.id, ['reconciling'])).gitopsCommit, { env: 'prod' }));
+  await fluxSays(stack, failing.id, 'ReconciliationFailed', 'prod');
   await keep(failing.id, 'auto-rolled-back');
   await keep(`auto-rollback:${failing.id}`, 'started');
 
@@ -94,7 +116,7 @@ export async function runScenarios(stack: Stack, keep: Keep): Promise<void> {
   const held = await release(stack, 'recorded-frozen');
   await stack.waitForRelease(held.id, ['frozen']);
   await stack.api('DELETE', `/api/freezes/${freeze.body.id}`);
-  await stack.postFlux(fluxEvent('ReconciliationSucceeded', (await stack.waitForRelease(held.id, ['reconciling'])).gitopsCommit, { env: 'staging' }));
+  await fluxSays(stack, held.id, 'ReconciliationSucceeded', 'staging');
   await keep(held.id, 'frozen-lifted');
   await keep(`freeze:${freeze.body.id}`, 'lifted');
 
