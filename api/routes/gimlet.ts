@@ -17,6 +17,7 @@ import { latestWrittenPerApp, rolledBackIds, writtenReleases } from '../../src/s
 import { getRelease, type ReleaseRow } from '../../src/store/releases';
 import type { appRemovalWorkflow } from '../../workflows/app-removal';
 import { type AppRemovalInput, appRemovalWorkflowId, artifactWorkflowId } from '../../workflows/definitions';
+import { denial } from '../../src/auth/authorize';
 import { actorOf, envFromQuery, requireRole } from '../auth';
 import type { ApiContext } from '../context';
 import { asyncRoute, HttpError, parseBody } from '../errors';
@@ -139,8 +140,16 @@ export function gimletRoutes(ctx: ApiContext): Router {
     const refusal = deleteRefusal(ctx, q.env);
     if (refusal) throw new HttpError(409, `${q.app} cannot be deleted from ${q.env}: ${refusal}`, { reason: 'gated-environment' });
     // Only directories Ferry released into: hand-written infrastructure beside the apps is not Gimlet's to delete.
-    const released = await ctx.db.query('SELECT 1 FROM releases WHERE app = $1 AND env = $2 LIMIT 1', [q.app, q.env]);
-    if (released.rowCount === 0) throw new HttpError(404, `${q.app} was never released to ${q.env}: nothing of Ferry's to delete`);
+    const released = await ctx.db.query<{ repository: string }>(
+      `SELECT a.repository FROM releases r JOIN artifacts a ON a.id = r.artifact_id WHERE r.app = $1 AND r.env = $2
+       ORDER BY r.created_at DESC LIMIT 1`,
+      [q.app, q.env],
+    );
+    const last = released.rows[0];
+    if (!last) throw new HttpError(404, `${q.app} was never released to ${q.env}: nothing of Ferry's to delete`);
+    // The same decision as any path to a commit: the caller's app and repository scopes apply too.
+    const refused = denial(req.principal!, ['deployer'], { env: q.env, app: q.app, repository: last.repository });
+    if (refused) throw new HttpError(403, `forbidden: ${refused.message}`);
     const input: AppRemovalInput = { env: q.env, app: q.app, requestedBy: actorOf(req), writerTaskQueue: ctx.writerTaskQueue };
     const handle = await ctx.temporal.workflow.start<typeof appRemovalWorkflow>('appRemovalWorkflow', {
       workflowId: appRemovalWorkflowId(q.env, q.app),
