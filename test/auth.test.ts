@@ -276,7 +276,12 @@ describe('Gimlet API', () => {
     assert.equal(track.body.results[0].status, 'failure');
     assert.match(track.body.results[0].gitopsCommitStatus, /Failed/);
     assert.match(track.body.statusDesc, /MISSING/);
-    const artifactTrack = await stack.api('GET', `/api/eventArtifactTrack?artifactId=${saved.body.id}`);
+    // `new` while the artifact's deploy policies are still being evaluated, as Gimlet's CLI polls for (track --wait).
+    let artifactTrack = await stack.api('GET', `/api/eventArtifactTrack?artifactId=${saved.body.id}`);
+    for (const deadline = Date.now() + 30_000; artifactTrack.body.status === 'new' && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 200));
+      artifactTrack = await stack.api('GET', `/api/eventArtifactTrack?artifactId=${saved.body.id}`);
+    }
     assert.equal(artifactTrack.body.status, 'error');
   });
 
