@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ANSWER_TYPES, decodeAs, type GoType } from './gimlet-types';
 import { callApi } from './http';
-import { fluxEvent, type Stack } from './stack';
+import { after, before, test } from 'node:test';
+import { fluxEvent, type Stack, startStack, stopSharedTemporal } from './stack';
 
 export interface Exchange {
   step: string;
@@ -164,4 +165,25 @@ export async function replay(stack: Stack, client: string): Promise<void> {
     const type = answerType(x);
     if (type) assert.deepEqual(decodeAs(got.body, type), [], where);
   }
+}
+
+/**
+ * The test file of one recorded client (one file per client, so the runner replays them side by side): a fresh stack
+ * with Flux simulated, and the whole recorded pipeline replayed against it.
+ */
+export function replayRecordedPipeline(client: string): void {
+  let stack: Stack;
+  let stopFlux: (() => Promise<void>) | undefined;
+  before(async () => {
+    stack = await startStack({ env: { FERRY_FLUX_TIMEOUT: '5m' } });
+    stopFlux = simulateFlux(stack);
+  });
+  after(async () => {
+    await stopFlux?.();
+    await stack?.stop();
+    await stopSharedTemporal();
+  });
+  test(`${client}: push, auto-deploy, track --wait, deploy, re-run, PR, tag, list, status, rollback, release make, delete`, { timeout: 600_000 }, async () => {
+    await replay(stack, client);
+  });
 }
