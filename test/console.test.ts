@@ -111,10 +111,10 @@ describe('console in a browser', () => {
     await dialog.getByLabel(/Comment/).fill('looks good');
     await dialog.getByRole('button', { name: 'Approve' }).click();
     await production.locator('.version .sha', { hasText: second.sha.slice(0, 7) }).waitFor({ timeout: 60_000 });
-    const approved = await stack.api('GET', `/api/releases/${enc(gated.body.id)}`);
-    assert.equal(approved.body.status, 'committed');
-    assert.deepEqual(approved.body.approvals.map((a: { by: string }) => a.by), ['alice']);
-    assert.equal(approved.body.approvals[0].comment, 'looks good');
+    // The board shows the commit as soon as the writer has pushed it; the workflow records 'committed' a moment later.
+    const approved = await stack.waitForRelease(gated.body.id, ['committed']);
+    assert.deepEqual(approved.approvals.map((a: { by: string }) => a.by), ['alice']);
+    assert.equal(approved.approvals[0].comment, 'looks good');
 
     // The release page: timeline, decision, the commit with its trailers, the files it changed.
     await production.locator('.version .sha').click();
