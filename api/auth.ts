@@ -64,6 +64,26 @@ export function createAuthenticator(opts: { db: Db; adminToken: string; oidc?: O
   };
 }
 
+/** The credential each request authenticated with, kept off the request object so no serializer ever prints it. */
+const credentials = new WeakMap<Request, string>();
+
+/**
+ * Whether the credential a request came with would still be accepted now. Most requests end within a second of
+ * being authenticated; a long-lived response (the console's event stream) asks this again and again so that a
+ * revoked or expired token, or a JWT past its `exp`, stops being served instead of living on until it disconnects.
+ */
+export async function stillAuthenticated(req: Request, authenticate: Authenticator): Promise<boolean> {
+  const token = credentials.get(req);
+  if (token === undefined) return false;
+  try {
+    const principal = await authenticate(token);
+    return principal !== null && principal.grants.length > 0;
+  } catch {
+    // Whatever the reason (revoked, expired, the database unreachable), the caller reconnects and is asked again.
+    return false;
+  }
+}
+
 declare module 'express-serve-static-core' {
   interface Request {
     principal?: Principal;
@@ -112,6 +132,7 @@ export function requireToken(authenticate: Authenticator): RequestHandler {
           return;
         }
         req.principal = principal;
+        credentials.set(req, token);
         next();
       },
       (err) => {

@@ -16,9 +16,10 @@ function parseRoute() {
 
 /**
  * One counter that goes up whenever a release changes (server-sent events from /api/stream); pages read again when
- * it moves. A lost connection is retried by the browser; after a gap the server says `resync`.
+ * it moves. A lost connection is retried by the browser; after a gap the server says `resync`. The server ends the
+ * stream when the session stops holding; the refused reconnect sends the page back to sign-in.
  */
-function useLive(enabled) {
+function useLive(enabled, onRefused) {
   const [tick, setTick] = useState(0);
   const [connected, setConnected] = useState(false);
   useEffect(() => {
@@ -33,7 +34,11 @@ function useLive(enabled) {
       }, 250);
     };
     es.addEventListener('open', () => setConnected(true));
-    es.addEventListener('error', () => setConnected(false));
+    es.addEventListener('error', () => {
+      setConnected(false);
+      // The browser gives up only when a reconnect is answered with an error: the session no longer holds.
+      if (es.readyState === EventSource.CLOSED) onRefused();
+    });
     es.addEventListener('release', bump);
     es.addEventListener('resync', bump);
     return () => {
@@ -78,8 +83,6 @@ function SignIn({ onSignedIn, oidc }) {
 function App() {
   const [me, setMe] = useState(undefined);
   const [route, setRoute] = useState(parseRoute());
-  const live = useLive(Boolean(me));
-
   const [oidc, setOidc] = useState(false);
   const loadMe = () => get('/console/session').then((s) => {
     setOidc(Boolean(s.oidc));
@@ -88,6 +91,7 @@ function App() {
     if (err instanceof ApiError && (err.status === 401 || err.status === 403)) setMe(null);
     else setMe({ error: err.message });
   });
+  const live = useLive(Boolean(me) && !me.error, loadMe);
   useEffect(() => {
     loadMe();
     const onHash = () => setRoute(parseRoute());

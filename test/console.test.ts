@@ -192,6 +192,20 @@ describe('console in a browser', () => {
     await context.close();
   });
 
+  test('an open page whose token is revoked goes back to sign-in by itself', async () => {
+    const created = await stack.api('POST', '/api/tokens', { name: 'board-watcher', owner: 'frank', role: 'approver' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const { context, page, problems } = await openPage();
+    await signIn(page, created.body.token);
+    assert.equal((await stack.api('DELETE', `/api/tokens/${created.body.id}`)).status, 204);
+    // The server ends the live stream at its next check, the browser's reconnect is refused, the page asks again.
+    await page.getByLabel('API token').waitFor({ timeout: 20_000 });
+    assert.equal(await page.getByTestId('who').count(), 0);
+    // Chromium reports the refused reconnect and the refused /api/me as failed loads; nothing else may go wrong.
+    assert.deepEqual(problems.filter((p) => !/401/.test(p)), []);
+    await context.close();
+  });
+
   test('a phone-sized screen shows each app as a card naming its environments', async () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 800 } });
     const page = await context.newPage();

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { denial } from '../../src/auth/authorize';
+import { stillAuthenticated } from '../auth';
 import type { Principal } from '../../src/auth/roles';
 import { environmentConfig, orderedEnvironments } from '../../src/gates/environments';
 import { renderDiff } from '../../src/release/render-diff';
@@ -13,6 +14,9 @@ import { loadRender } from '../../src/store/renders';
 import type { ApiContext } from '../context';
 import { asyncRoute, HttpError } from '../errors';
 import { versionSummary } from './history';
+
+/** How soon an open event stream notices that its credential no longer holds. */
+const STREAM_RECHECK_MS = 5_000;
 
 /**
  * What a person may press in an environment (and for one app, when given): the authorization decision the routes
@@ -111,7 +115,9 @@ export function boardRoutes(ctx: ApiContext, feed?: ReleaseChangeFeed): Router {
   /**
    * Server-sent events: `release` with a release id whenever a release row changes, `resync` after the server lost
    * its PostgreSQL subscription for a while. The page reads again what it shows; no release data travels here, so
-   * the stream shows nothing the caller could not read anyway.
+   * the stream shows nothing the caller could not read anyway. The caller's credential is checked again every
+   * STREAM_RECHECK_MS: a revoked or expired token, or a JWT past its expiry, ends the stream, and the page's
+   * reconnect is then refused like any other request.
    */
   r.get('/stream', (req, res) => {
     if (!feed) throw new HttpError(404, 'live updates are not enabled in this process');
@@ -121,9 +127,21 @@ export function boardRoutes(ctx: ApiContext, feed?: ReleaseChangeFeed): Router {
       if (id === '!') res.end();
       else res.write(id === '*' ? 'event: resync\ndata: {}\n\n' : `event: release\ndata: ${JSON.stringify({ id })}\n\n`);
     });
+    let checking = false;
+    const recheck = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      stillAuthenticated(req, ctx.authenticate).then((ok) => {
+        checking = false;
+        if (!ok) res.end();
+      });
+    }, STREAM_RECHECK_MS);
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 25_000);
+    recheck.unref();
     keepAlive.unref();
-    req.on('close', () => {
+    // The response's close covers both ends: the page going away and the stream ended here.
+    res.on('close', () => {
+      clearInterval(recheck);
       clearInterval(keepAlive);
       unsubscribe();
     });

@@ -43,11 +43,11 @@ after(async () => {
   await stopSharedTemporal();
 });
 
-async function jwt(subject: string, email: string, roles: string[]): Promise<string> {
+async function jwt(subject: string, email: string, roles: string[], lifetimeSeconds = 600): Promise<string> {
   return new SignJWT({ email, ferry_roles: roles })
     .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
     .setIssuer(ISSUER).setAudience('ferry').setSubject(subject)
-    .setIssuedAt(Math.floor(Date.now() / 1000) - 60).setExpirationTime(Math.floor(Date.now() / 1000) + 600)
+    .setIssuedAt(Math.floor(Date.now() / 1000) - 60).setExpirationTime(Math.floor(Date.now() / 1000) + lifetimeSeconds)
     .sign(signingKey);
 }
 
@@ -232,5 +232,74 @@ describe('attack 8: artifact squatting', () => {
     const stored = await stack.ferry.db.query('SELECT pushed_by FROM artifacts WHERE id = $1', [own.body.id]);
     assert.equal(stored.rows[0].pushed_by.id, 'token-owner:admin');
     assert.deepEqual(stored.rows[0].pushed_by.repos, ['evil/*']);
+  });
+});
+
+/** An open event stream: what it has said so far, and when (if ever) the server ended it. */
+async function openStream(token: string) {
+  const res = await fetch(`${stack.url}/api/stream`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  const state = { text: '', ended: false };
+  const done = (async () => {
+    for (;;) {
+      const { value, done: finished } = await reader.read();
+      if (finished) break;
+      state.text += Buffer.from(value).toString('utf8');
+    }
+    state.ended = true;
+  })().catch(() => { state.ended = true; });
+  const until = async (what: string, ok: () => boolean, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!ok()) {
+      assert.ok(Date.now() < deadline, `the stream never ${what}; it said:\n${state.text}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  return { state, done, until, cancel: () => reader.cancel().catch(() => undefined) };
+}
+
+describe("attack 9: the console's event stream outliving its credential", () => {
+  test('a revoked database token stops receiving events within seconds, and cannot reconnect', async () => {
+    const created = await stack.api('POST', '/api/tokens', { name: 'watcher', owner: 'erin', role: 'deployer' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const stream = await openStream(created.body.token);
+    try {
+      // It is live: a release changing shows up on it.
+      const id = await releaseAs(as('alice').token, 'radar');
+      await stream.until(`announced ${id}`, () => stream.state.text.includes(JSON.stringify({ id })), 30_000);
+
+      assert.equal((await stack.api('DELETE', `/api/tokens/${created.body.id}`)).status, 204);
+      await stream.until('ended after the revocation', () => stream.state.ended, 15_000);
+      const again = await fetch(`${stack.url}/api/stream`, { headers: { authorization: `Bearer ${created.body.token}` } });
+      assert.equal(again.status, 401);
+      assert.match(((await again.json()) as { error: string }).error, /revoked/);
+    } finally {
+      await stream.cancel();
+    }
+  });
+
+  test('an OIDC session ends with its JWT', async () => {
+    // Ferry allows 30 s of clock skew past `exp`: this JWT expired 25 s ago, so it is accepted for 5 s more.
+    const stream = await openStream(await jwt('user-frank', 'frank@example.com', ['approver'], -25));
+    try {
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.equal(stream.state.ended, false, 'a valid JWT keeps its stream');
+      await stream.until('ended after the JWT expired', () => stream.state.ended, 20_000);
+    } finally {
+      await stream.cancel();
+    }
+  });
+
+  test('a credential that still holds keeps its stream across rechecks', async () => {
+    const stream = await openStream(as('bob').token);
+    try {
+      await new Promise((r) => setTimeout(r, 11_000));
+      assert.equal(stream.state.ended, false);
+      const id = await releaseAs(as('alice').token, 'sonar');
+      await stream.until(`announced ${id}`, () => stream.state.text.includes(JSON.stringify({ id })), 30_000);
+    } finally {
+      await stream.cancel();
+    }
   });
 });
