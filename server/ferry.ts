@@ -161,7 +161,7 @@ export async function startFerry(
         // Missing tools only matter to environment files that use charts or patches; those releases fail saying so.
         const helm = optionalTool(resolveHelmBinary, log);
         const kustomize = optionalTool(resolveKustomizeBinary, log);
-        const charts = new ChartStore({ cacheDir: path.join(config.dataDir, 'charts'), helm, localRoot: config.chartRoot, sources: config.chartSources });
+        const charts = new ChartStore({ cacheDir: path.join(config.dataDir, 'charts'), localRoot: config.chartRoot, sources: config.chartSources });
         const starter = {
           db, temporal, taskQueue: config.taskQueue, writerTaskQueue: config.writerTaskQueue, awaitFlux: config.awaitFlux,
           fluxTimeout: config.fluxTimeout, branchRestrictions: config.branchRestrictions, reconcile, environments: config.environments,

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { loadConfig } from '../src/config';
 import { findInIndex } from '../src/render/chart-fetch';
 import { checkedAddress, parseChartRepositories, repositoryAllowed, specialAddress } from '../src/render/chart-sources';
+import { chartLayer, ociLocation } from '../src/render/oci-fetch';
 
 describe('chart sources', () => {
   test('FERRY_CHART_REPOSITORIES lists prefixes; a bad entry stops start-up naming it', () => {
@@ -47,5 +48,28 @@ describe('chart sources', () => {
     assert.throws(() => findInIndex(text, 'https://c.example/index.yaml', 'web', '9.9.9', 'w'), /no version 9\.9\.9 of chart "web"/);
     assert.throws(() => findInIndex(text, 'https://c.example/index.yaml', 'db', '1.0.0', 'w'), /no chart "db"/);
     assert.throws(() => findInIndex('a: &a [*a, *a, *a]\nb: [*a, *a, *a, *a]\n'.repeat(1), 'https://c.example/index.yaml', 'web', '1', 'w'), /no chart "web"|not valid YAML/);
+  });
+  test('OCI: the repository path is the one the allowlist checked; the tag is the version with "+" as "_"', () => {
+    assert.deepEqual(ociLocation('oci://ghcr.io:8443/acme/charts', 'web', '1.2.0+build.7', 'w'), { origin: 'https://ghcr.io:8443', repository: 'acme/charts/web', tag: '1.2.0_build.7' });
+    assert.equal(ociLocation('oci://ghcr.io', 'web', 'v1.0.0', 'w').repository, 'web');
+    // Re-parsed as https, "\" would become "/" and ".." would climb out of the listed prefix after the check.
+    const sources = parseChartRepositories('oci://ghcr.io/acme');
+    const sneaky = 'oci://ghcr.io/acme/x\\..\\..\\evil';
+    assert.equal(repositoryAllowed(sources, sneaky), true);
+    assert.throws(() => ociLocation(sneaky, 'web', '1.0.0', 'w'), /is not an OCI repository name/);
+    assert.throws(() => ociLocation('oci://ghcr.io/acme/%2e%2e%2fevil', 'web', '1.0.0', 'w'), /is not an OCI repository name/);
+    assert.throws(() => ociLocation('oci://ghcr.io/acme', 'Web', '1.0.0', 'w'), /"acme\/Web" is not an OCI repository name/);
+    assert.throws(() => ociLocation('oci://ghcr.io/acme', 'web', `1.0.0-${'a'.repeat(130)}`, 'w'), /does not make an OCI tag/);
+  });
+
+  test('OCI: a manifest must be JSON with exactly one chart layer of sha256 digest and bounded size', () => {
+    const layer = { mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', digest: `sha256:${'a'.repeat(64)}`, size: 1234 };
+    const manifest = (m: unknown) => Buffer.from(JSON.stringify(m));
+    assert.deepEqual(chartLayer(manifest({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [layer] }), 'w'), { digest: layer.digest, size: 1234 });
+    assert.throws(() => chartLayer(Buffer.from('<html>secret</html>'), 'w'), (err: Error) => /the manifest is not JSON/.test(err.message) && !/secret/.test(err.message));
+    assert.throws(() => chartLayer(manifest({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }), 'w'), /not an OCI image manifest/);
+    assert.throws(() => chartLayer(manifest({ schemaVersion: 2, layers: [layer, layer] }), 'w'), /the manifest has 2 Helm chart layers/);
+    assert.throws(() => chartLayer(manifest({ schemaVersion: 2, layers: [{ ...layer, digest: `sha512:${'a'.repeat(128)}` }] }), 'w'), /not a sha256 digest/);
+    assert.throws(() => chartLayer(manifest({ schemaVersion: 2, layers: [{ ...layer, size: '12' }] }), 'w'), /size is not a number of bytes/);
   });
 });

@@ -9,6 +9,7 @@ import { renderEnvironment, type RenderOptions } from '../src/render/release-ren
 import { resolveHelmBinary, resolveKustomizeBinary } from '../server/tools';
 import { type ChartRepo, FIXTURE_CHARTS, startChartRepo } from './support/chart-repo';
 import { parseChartRepositories } from '../src/render/chart-sources';
+import { type OciRegistry, packageChart, startBlobStorage, startOciRegistry, testTls, type TlsServer } from './support/oci-registry';
 
 let repo: ChartRepo;
 let dir: string;
@@ -17,7 +18,7 @@ let opts: RenderOptions;
 before(async () => {
   repo = await startChartRepo();
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-render-'));
-  opts = { helm: resolveHelmBinary(), kustomize: resolveKustomizeBinary(), charts: new ChartStore({ cacheDir: path.join(dir, 'charts'), helm: resolveHelmBinary(), localRoot: FIXTURE_CHARTS, sources: parseChartRepositories(repo.url) }) };
+  opts = { helm: resolveHelmBinary(), kustomize: resolveKustomizeBinary(), charts: new ChartStore({ cacheDir: path.join(dir, 'charts'), localRoot: FIXTURE_CHARTS, sources: parseChartRepositories(repo.url) }) };
 });
 after(async () => {
   await repo?.close();
@@ -92,7 +93,7 @@ describe('rendering a Helm chart with values, both patch kinds and raw manifests
     assert.equal(first.digest, second.digest);
     assert.deepEqual(first.files, second.files);
     // A new process (a new store on the same directory) finds the cached chart too.
-    const restarted = new ChartStore({ cacheDir: path.join(dir, 'charts'), helm: resolveHelmBinary(), sources: parseChartRepositories(repo.url) });
+    const restarted = new ChartStore({ cacheDir: path.join(dir, 'charts'), sources: parseChartRepositories(repo.url) });
     const third = await renderEnvironment(artifact, chartFile(), { ...opts, charts: restarted, envVars: { REGION: 'eu' } });
     assert.equal(third.digest, first.digest);
     assert.equal(restarted.fetches, 0);
@@ -123,6 +124,67 @@ describe('rendering a Helm chart with values, both patch kinds and raw manifests
   });
 });
 
+describe('charts from an OCI registry, pulled by Ferry itself', () => {
+  let registry: OciRegistry;
+  let storage: TlsServer;
+  let ociOpts: RenderOptions;
+
+  before(async () => {
+    const chart = packageChart();
+    storage = await startBlobStorage(chart);
+    registry = await startOciRegistry({
+      charts: {},
+      private: { bearer: {} },
+      stored: { bearer: {}, blobRedirect: `${storage.url}/blobs` },
+    }, chart);
+    // The storage host is listed only because it is loopback: its address would be refused otherwise.
+    const sources = { ...parseChartRepositories(`${registry.oci}/, ${storage.url}/`), ca: testTls().ca };
+    ociOpts = { ...opts, charts: new ChartStore({ cacheDir: path.join(dir, 'oci'), sources }) };
+  });
+  after(async () => {
+    await registry?.close();
+    await storage?.close();
+  });
+
+  const ociFile = (repository: string) => envFile({ chart: { repository, name: 'webapp', version: '0.3.1' }, values: { image: { repository: 'nginx', tag: '1' } } });
+  const paths = () => registry.requests.map((r) => r.path.replace(/sha256:[0-9a-f]{64}/, 'sha256:…'));
+
+  test('an anonymous pull renders the chart with helm, as the HTTP repository\'s copy does; it is fetched once', async () => {
+    const r = await renderEnvironment(artifact, ociFile(`${registry.oci}/charts`), ociOpts);
+    const fromHttp = await renderEnvironment(artifact, envFile({ chart: { repository: repo.url, name: 'webapp', version: '0.3.1' }, values: { image: { repository: 'nginx', tag: '1' } } }), opts);
+    assert.match(r.files['deployment-shop.yaml']!, /image: "?nginx:1"?/);
+    assert.equal(r.files['deployment-shop.yaml'], fromHttp.files['deployment-shop.yaml']);
+    assert.deepEqual(JSON.parse(r.files['release.json']!).chart, { repository: `${registry.oci}/charts`, name: 'webapp', version: '0.3.1' });
+    assert.deepEqual(paths(), ['/v2/charts/webapp/manifests/0.3.1', '/v2/charts/webapp/blobs/sha256:…']);
+    assert.equal(registry.requests[0]!.headers.accept, 'application/vnd.oci.image.manifest.v1+json');
+
+    await renderEnvironment(artifact, ociFile(`${registry.oci}/charts`), ociOpts);
+    assert.equal(registry.requests.length, 2);
+  });
+
+  test('a bearer challenge is answered with an anonymous token from the realm, sent back to the registry only', async () => {
+    registry.requests.length = 0;
+    const r = await renderEnvironment(artifact, ociFile(`${registry.oci}/private`), ociOpts);
+    assert.match(r.files['deployment-shop.yaml']!, /nginx/);
+    assert.deepEqual(paths(), [
+      '/v2/private/webapp/manifests/0.3.1',
+      `/token?service=ferry-test&scope=${encodeURIComponent('repository:private/webapp:pull')}`,
+      '/v2/private/webapp/manifests/0.3.1',
+      '/v2/private/webapp/blobs/sha256:…',
+    ]);
+    assert.deepEqual(registry.requests.map((q) => q.headers.authorization), [undefined, undefined, `Bearer ${registry.token}`, `Bearer ${registry.token}`]);
+  });
+
+  test('a blob redirected to another host is fetched there without the registry\'s token', async () => {
+    registry.requests.length = 0;
+    const r = await renderEnvironment(artifact, ociFile(`${registry.oci}/stored`), ociOpts);
+    assert.match(r.files['deployment-shop.yaml']!, /nginx/);
+    assert.equal(registry.requests.at(-1)!.headers.authorization, `Bearer ${registry.token}`);
+    assert.deepEqual(storage.requests.map((q) => q.path), [`/blobs/${registry.chart.digest}`]);
+    assert.equal(storage.requests[0]!.headers.authorization, undefined);
+  });
+});
+
 describe('chart sources', () => {
   test('a local chart path below the chart root renders', async () => {
     const r = await renderEnvironment(artifact, envFile({ chart: { path: 'webapp' }, values: { image: { tag: '{{ .SHA }}' } } }), opts);
@@ -138,9 +200,9 @@ describe('chart sources', () => {
     const root = path.join(dir, 'root');
     await fs.mkdir(root, { recursive: true });
     await fs.symlink(FIXTURE_CHARTS, path.join(root, 'escape'));
-    const charts = new ChartStore({ cacheDir: path.join(dir, 'c2'), helm: resolveHelmBinary(), localRoot: root });
+    const charts = new ChartStore({ cacheDir: path.join(dir, 'c2'), localRoot: root });
     await assert.rejects(renderEnvironment(artifact, envFile({ chart: { path: 'escape/webapp' } }), { ...opts, charts }), /leads outside the chart root/);
-    const noRoot = new ChartStore({ cacheDir: path.join(dir, 'c3'), helm: resolveHelmBinary() });
+    const noRoot = new ChartStore({ cacheDir: path.join(dir, 'c3') });
     await assert.rejects(renderEnvironment(artifact, envFile({ chart: { path: 'webapp' } }), { ...opts, charts: noRoot }), /FERRY_CHART_ROOT/);
   });
 

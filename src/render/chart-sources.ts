@@ -21,6 +21,11 @@ export class ChartSourceError extends RenderError {}
 export interface ChartSources {
   /** Normalised prefixes, each ending in `/`. */
   allowed: string[];
+  /**
+   * Certificate authorities trusted for https connections in place of Node's own (the tests' local registries).
+   * Not configurable: an operator with a private CA sets NODE_EXTRA_CA_CERTS, which Node adds to its own.
+   */
+  ca?: string | Buffer;
 }
 
 function normalise(url: string): string {

@@ -3,9 +3,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Chart } from '../artifact/schema';
 import { InvalidNameError, safeRelativePath } from '../names';
-import { FETCH_DEADLINE_MS, fetchHttpChart } from './chart-fetch';
-import { CHART_REPOSITORIES_VAR, type ChartSources, ChartSourceError, checkedAddress, repositoryAllowed } from './chart-sources';
-import { cleanToolMessage, RenderError, runTool } from './tools';
+import { fetchHttpChart } from './chart-fetch';
+import { CHART_REPOSITORIES_VAR, type ChartSources, ChartSourceError, repositoryAllowed } from './chart-sources';
+import { fetchOciChart } from './oci-fetch';
+import { RenderError } from './tools';
 
 const CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 // An exact version: a range (^1.2, ~1, >=2) could render different charts over time under one cache entry.
@@ -21,7 +22,6 @@ export interface ResolvedChart {
 export interface ChartStoreOptions {
   /** Where charts from repositories are kept, one directory per repository, name and version. */
   cacheDir: string;
-  helm?: string;
   /** Local charts (`chart.path`) must lie below this directory; without it they are refused. */
   localRoot?: string;
   /** The chart repositories that may be fetched from (FERRY_CHART_REPOSITORIES); none when not given. */
@@ -134,15 +134,16 @@ export class ChartStore {
     const final = path.join(this.opts.cacheDir, key);
     const existing = await this.chartIn(final);
     if (existing) return existing;
-    if (!this.opts.helm) throw new RenderError(`${source}: chart: helm is not available on this server (set HELM_BIN or run npm run tools)`);
     await fs.mkdir(this.opts.cacheDir, { recursive: true });
     const tmp = path.join(this.opts.cacheDir, `.tmp-${key}-${randomBytes(4).toString('hex')}`);
     await fs.mkdir(tmp);
     try {
       this.fetches += 1;
       const what = `${source}: chart ${name} ${version} from ${repository}`;
-      if (repository.startsWith('oci://')) await this.pullOci(repository, name, version, tmp, what);
-      else await fs.writeFile(path.join(tmp, `${name}-${version}.tgz`), await fetchHttpChart(this.sources, repository, name, version, what));
+      const archive = repository.startsWith('oci://')
+        ? await fetchOciChart(this.sources, repository, name, version, what)
+        : await fetchHttpChart(this.sources, repository, name, version, what);
+      await fs.writeFile(path.join(tmp, `${name}-${version}.tgz`), archive);
       await fs.writeFile(path.join(tmp, '.ferry-complete'), `${repository}\n${name}\n${version}\n`);
       try {
         await fs.rename(tmp, final);
@@ -158,36 +159,11 @@ export class ChartStore {
     }
   }
 
-  /**
-   * helm pulls from an OCI registry itself (token exchange, blob redirects), so Ferry checks the registry's address
-   * first and leaves the archive packed. A refused answer fails at once; a transient one is tried three times.
-   */
-  private async pullOci(repository: string, name: string, version: string, tmp: string, what: string): Promise<void> {
-    const registry = new URL(repository.replace(/^oci:/, 'https:'));
-    await checkedAddress(this.sources, registry, what);
-    const args = ['pull', `${repository.replace(/\/+$/, '')}/${name}`, '--version', version, '--destination', tmp];
-    const deadline = Date.now() + FETCH_DEADLINE_MS;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await runTool(this.opts.helm!, args, { env: this.helmEnv(), timeoutMs: Math.max(1000, deadline - Date.now()) });
-        return;
-      } catch (err) {
-        const msg = cleanToolMessage((err as Error).message, tmp);
-        const transient = /\b(429|502|503|504)\b|timeout|connection reset|TLS handshake/i.test(msg);
-        const pause = 1000 * 2 ** (attempt - 1);
-        if (!transient || attempt >= 3 || Date.now() + pause >= deadline) throw new RenderError(`${what}: ${msg}${transient ? ` (gave up after ${attempt} attempts)` : ''}`);
-        await new Promise((resolve) => setTimeout(resolve, pause));
-      }
-    }
-  }
-
-  /** The chart inside a complete cache entry (a chart directory or one archive), or null. */
+  /** The chart archive inside a complete cache entry, or null. */
   private async chartIn(entry: string): Promise<string | null> {
     const names = await fs.readdir(entry).catch(() => null);
     if (!names?.includes('.ferry-complete')) return null;
-    // helm may leave more than the chart behind (an empty directory named after the archive): pick the chart.
-    const charts: string[] = names.filter((n) => n.endsWith('.tgz'));
-    for (const n of names) if (await fs.stat(path.join(entry, n, 'Chart.yaml')).then((s) => s.isFile(), () => false)) charts.push(n);
+    const charts = names.filter((n) => n.endsWith('.tgz'));
     return charts.length === 1 ? path.join(entry, charts[0]!) : null;
   }
 }

@@ -1,5 +1,6 @@
 // Attacks through chart sources: a repository URL that makes Ferry fetch its own API or another internal port
-// (SSRF), a hostile index.yaml or redirect pointing the download elsewhere, a local chart linking to /etc/passwd,
+// (SSRF), a hostile index.yaml or redirect pointing the download elsewhere, an OCI registry whose token realm or
+// blob redirect points at an internal address or whose manifest and blob lie, a local chart linking to /etc/passwd,
 // and a chart that can never load. Each must fail the release at once, with the reason, fetch nothing it was not
 // allowed to and commit nothing; the app's next release must go ahead, and an allowed repository still renders.
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type ChartRepo, FIXTURE_CHARTS, startChartRepo } from '../support/chart-repo';
+import { HELM_CHART_LAYER, type OciRegistry, packageChart, startBlobStorage, startOciRegistry, testTls, type TlsServer } from '../support/oci-registry';
 import { deployment, makeArtifact, startStack, stopSharedTemporal, type Stack } from '../support/stack';
 
 interface Recorder {
@@ -45,6 +47,11 @@ let victim: Recorder;
 let chartRoot: string;
 let evilArchive: Buffer;
 let flakyHits = 0;
+let registry: OciRegistry;
+/** Blob storage the registry may redirect to: listed by host and port. */
+let storage: TlsServer;
+/** Blob storage on a loopback port nobody listed: a redirect there must be refused before connecting. */
+let unlistedStorage: TlsServer;
 
 before(async () => {
   victim = await serve((_req, res) => void res.end('secret internal answer'));
@@ -76,13 +83,33 @@ before(async () => {
   });
   repo = await startChartRepo();
 
+  const chart = packageChart();
+  storage = await startBlobStorage(chart);
+  unlistedStorage = await startBlobStorage(chart);
+  const tampered = Buffer.from(chart.archive);
+  tampered[tampered.length - 1] ^= 1;
+  const layer = (mediaType: string, size: number) => [{ mediaType, digest: chart.digest, size }];
+  registry = await startOciRegistry({
+    charts: {},
+    busy: { busy: 1 },
+    stored: { blobRedirect: `${storage.url}/blobs` },
+    'stored-elsewhere': { blobRedirect: `${unlistedStorage.url}/blobs` },
+    tampered: { blob: tampered },
+    'realm-metadata': { bearer: { realm: 'https://169.254.169.254/latest/api/token' } },
+    'realm-internal': { bearer: { realm: `https://127.0.0.1:${victim.port}/token` } },
+    'no-chart-layer': { manifest: (m) => ({ ...m, layers: layer('application/vnd.oci.image.layer.v1.tar+gzip', chart.archive.length) }) },
+    'huge-layer': { manifest: (m) => ({ ...m, layers: layer(HELM_CHART_LAYER, 20 * 1024 * 1024 + 1) }) },
+    'huge-manifest': { manifest: (m) => ({ ...m, annotations: { padding: 'x'.repeat(1024 * 1024) } }) },
+  }, chart);
+
   chartRoot = path.join(work, 'charts');
   await fs.cp(path.join(FIXTURE_CHARTS, 'webapp'), path.join(chartRoot, 'leaky'), { recursive: true });
   await fs.symlink('/etc/passwd', path.join(chartRoot, 'leaky', 'passwd'));
   await fs.writeFile(path.join(chartRoot, 'leaky', 'templates', 'leak.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leak\ndata:\n  passwd: {{ .Files.Get "passwd" | quote }}\n');
 
   stack = await startStack({
-    env: { FERRY_AWAIT_FLUX: 'false', FERRY_CHART_ROOT: chartRoot, FERRY_CHART_REPOSITORIES: `${hostile.url}/, ${repo.url}` },
+    env: { FERRY_AWAIT_FLUX: 'false', FERRY_CHART_ROOT: chartRoot, FERRY_CHART_REPOSITORIES: `${hostile.url}/, ${repo.url}, ${registry.oci}/, ${storage.url}/` },
+    chartCa: testTls().ca,
   });
 });
 after(async () => {
@@ -90,6 +117,9 @@ after(async () => {
   await repo?.close();
   await hostile?.close();
   await victim?.close();
+  await registry?.close();
+  await storage?.close();
+  await unlistedStorage?.close();
   await stopSharedTemporal();
 });
 
@@ -163,5 +193,47 @@ describe('a chart that cannot be used fails its release at once, and the app mov
     const release = await releaseChart('good-chart', { repository: repo.url, name: 'webapp', version: '0.3.1' });
     assert.equal(release.status, 'committed', JSON.stringify(release));
     assert.equal(commitsOf(release.id), 1);
+  });
+});
+
+describe('an OCI registry\'s answers are checked like an HTTP repository\'s', () => {
+  const oci = (repository: string, name = 'webapp', version = '0.3.1') => ({ repository: `${registry.oci}/${repository}`, name, version });
+  const hits = (repository: string) => registry.requests.filter((r) => r.path.startsWith(`/v2/${repository}/`)).length;
+
+  test('a blob redirect is followed to a listed storage host and refused to an unlisted loopback port', async () => {
+    const good = await releaseChart('oci-stored', oci('stored'));
+    assert.equal(good.status, 'committed', JSON.stringify(good));
+    assert.equal(storage.requests.length, 1);
+
+    const refused = await releaseChart('oci-stored-elsewhere', oci('stored-elsewhere'));
+    await assertRefused(refused, new RegExp(`chart layer: 127\\.0\\.0\\.1:${unlistedStorage.port} resolves to 127\\.0\\.0\\.1, a loopback, private or link-local address`));
+    assert.deepEqual(unlistedStorage.requests, []);
+  });
+
+  test('a token realm at a metadata address or an unlisted internal port is refused without a connection', async () => {
+    await assertRefused(await releaseChart('oci-realm-metadata', oci('realm-metadata')), /manifest: token: 169\.254\.169\.254 resolves to 169\.254\.169\.254, a loopback, private or link-local address/);
+    await assertRefused(await releaseChart('oci-realm-internal', oci('realm-internal')), new RegExp(`manifest: token: 127\\.0\\.0\\.1:${victim.port} resolves to 127\\.0\\.0\\.1`));
+    assert.deepEqual(victim.requests, []);
+  });
+
+  test('a chart layer whose bytes differ from the digest in the manifest is refused', async () => {
+    await assertRefused(await releaseChart('oci-tampered', oci('tampered')), /the chart layer's bytes do not match the digest the manifest names/);
+  });
+
+  test('a manifest without a chart layer, with an oversize layer or oversize itself is refused', async () => {
+    await assertRefused(await releaseChart('oci-no-layer', oci('no-chart-layer')), /the manifest has no Helm chart layers \(application\/vnd\.cncf\.helm\.chart\.content\.v1\.tar\+gzip\)/);
+    await assertRefused(await releaseChart('oci-huge-layer', oci('huge-layer')), /the chart layer is 20971521 bytes, more than 20971520/);
+    assert.equal(hits('huge-layer'), 1, 'the oversize blob is never requested');
+    await assertRefused(await releaseChart('oci-huge-manifest', oci('huge-manifest')), /manifest: 127\.0\.0\.1:\d+\/v2\/huge-manifest\/webapp\/manifests\/0\.3\.1 is larger than 1048576 bytes/);
+  });
+
+  test('a registry answering 429 is tried again and the chart commits; a 404 fails at once naming the chart', async () => {
+    const busy = await releaseChart('oci-busy', oci('busy'));
+    assert.equal(busy.status, 'committed', JSON.stringify(busy));
+    assert.equal(hits('busy'), 3, 'manifest (429), manifest, blob');
+
+    const missing = await releaseChart('oci-missing', oci('charts', 'missing', '1.0.0'));
+    await assertRefused(missing, /chart missing 1\.0\.0 from oci:\/\/127\.0\.0\.1:\d+\/charts: manifest: 127\.0\.0\.1:\d+\/v2\/charts\/missing\/manifests\/1\.0\.0 answered 404: the registry has no such chart or version/);
+    assert.equal(hits('charts/missing'), 1, 'not retried');
   });
 });

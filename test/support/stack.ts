@@ -37,6 +37,8 @@ export interface StackOptions {
   roles?: FerryRoles;
   /** Defaults to a silent logger; pass one to capture what Ferry logs. */
   log?: Logger;
+  /** A CA Ferry's chart fetches trust instead of Node's (a local HTTPS registry's). */
+  chartCa?: string;
 }
 
 let temporalEnv: Promise<TestWorkflowEnvironment> | undefined;
@@ -67,6 +69,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     FERRY_WRITER_TASK_QUEUE: `gitops-writer-${suffix}`,
     ...opts.env,
   });
+  if (opts.chartCa) config.chartSources = { ...config.chartSources, ca: opts.chartCa };
   const ferry = await startFerry(config, { databaseUrl, temporalAddress: temporal.address, namespace: 'default' }, { adminToken: ADMIN_TOKEN, roles: opts.roles, log: opts.log ?? silentLogger });
   const url = ferry.url ?? '';
 
