@@ -66,6 +66,10 @@ describe('chart sources', () => {
     const layer = { mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', digest: `sha256:${'a'.repeat(64)}`, size: 1234 };
     const manifest = (m: unknown) => Buffer.from(JSON.stringify(m));
     assert.deepEqual(chartLayer(manifest({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [layer] }), 'w'), { digest: layer.digest, size: 1234 });
+    const legacy = { ...layer, mediaType: 'application/tar+gzip' };
+    assert.deepEqual(chartLayer(manifest({ schemaVersion: 2, layers: [{ mediaType: 'application/vnd.cncf.helm.config.v1+json', digest: layer.digest, size: 9 }, legacy] }), 'w'), { digest: layer.digest, size: 1234 });
+    assert.throws(() => chartLayer(manifest({ schemaVersion: 2, layers: [layer, legacy] }), 'w'), /the manifest has 2 Helm chart layers/);
+    assert.throws(() => chartLayer(manifest({ schemaVersion: 2, layers: [{ ...layer, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }] }), 'w'), /the manifest has no Helm chart layers/);
     assert.throws(() => chartLayer(Buffer.from('<html>secret</html>'), 'w'), (err: Error) => /the manifest is not JSON/.test(err.message) && !/secret/.test(err.message));
     assert.throws(() => chartLayer(manifest({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }), 'w'), /not an OCI image manifest/);
     assert.throws(() => chartLayer(manifest({ schemaVersion: 2, layers: [layer, layer] }), 'w'), /the manifest has 2 Helm chart layers/);

@@ -17,6 +17,9 @@ const MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
 const MIN_ANSWER_BYTES = 64 * 1024;
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const HELM_CHART_LAYER = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
+/** What helm before 3.7 pushed; helm still pulls it, and registries still hold such charts. */
+export const LEGACY_HELM_CHART_LAYER = 'application/tar+gzip';
+const CHART_LAYERS: readonly unknown[] = [HELM_CHART_LAYER, LEGACY_HELM_CHART_LAYER];
 // The distribution spec's repository name: lowercase components joined by "/"; no "..", "%", "\", "?" or "#".
 const REPOSITORY_NAME = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
@@ -65,7 +68,7 @@ export function chartLayer(body: Buffer, what: string): { digest: string; size: 
   if (typeof m !== 'object' || m === null || m.schemaVersion !== 2 || !Array.isArray(m.layers) || (m.mediaType !== undefined && m.mediaType !== OCI_MANIFEST)) {
     throw new RenderError(`${what}: the registry's answer is not an OCI image manifest`);
   }
-  const layers = (m.layers as unknown[]).filter((l): l is { digest?: unknown; size?: unknown } => typeof l === 'object' && l !== null && (l as { mediaType?: unknown }).mediaType === HELM_CHART_LAYER);
+  const layers = (m.layers as unknown[]).filter((l): l is { digest?: unknown; size?: unknown } => typeof l === 'object' && l !== null && CHART_LAYERS.includes((l as { mediaType?: unknown }).mediaType));
   if (layers.length !== 1) {
     throw new RenderError(`${what}: the manifest has ${layers.length === 0 ? 'no' : layers.length} Helm chart layers (${HELM_CHART_LAYER}); a chart has exactly one`);
   }
