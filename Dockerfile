@@ -1,6 +1,8 @@
 # Ferry's image: the compiled build (dist/, with the workflow bundle prebuilt) on Node, with the tools releases use at
 # run time: git (the GitOps writer), helm (charts) and kustomize (environment-file patches), at the versions
-# scripts/install-tools.sh pins (test/image.test.ts checks they agree). No TypeScript toolchain at run time.
+# scripts/install-tools.sh pins (test/image.test.ts checks they agree), and gpg with its agent, with which git signs
+# GitOps commits when FERRY_GITOPS_SIGNING_FORMAT is openpgp (ssh-keygen, from openssh-client, signs with ssh). No
+# TypeScript toolchain at run time.
 #
 # Runs as the unprivileged `node` user (uid 1000) and works with a read-only root file system: everything it writes
 # goes to FERRY_DATA_DIR (/data: clones, chart cache) and /tmp (HOME for git and ssh); mount volumes (e.g. emptyDir)
@@ -23,7 +25,7 @@ COPY . .
 RUN npm run build
 
 FROM node:20.19-bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates openssh-client \
+RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates openssh-client gpg gpg-agent \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=tools /out/helm /out/kustomize /usr/local/bin/
 WORKDIR /app

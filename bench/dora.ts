@@ -6,14 +6,12 @@
 // for each filter the API takes, and prints the machine, the plans and a Markdown table for docs/performance.md.
 //
 // Options (env): BENCH_RELEASES (100000), BENCH_RUNS per query shape (30), BENCH_APPS (40).
-import fs from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { createTestDatabase, startPostgres } from '../server/postgres';
-import { createPool, type Db, migrate } from '../src/store/db';
+import type { Db } from '../src/store/db';
 import { doraFigures, type DoraQuery, doraStatement } from '../src/store/insights';
+import { seededDatabase } from './support/database';
 
 const RELEASES = Number(process.env.BENCH_RELEASES ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
@@ -71,18 +69,8 @@ async function seed(db: Db): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-bench-dora-'));
-  const scratch = process.env.DATABASE_URL ? await createTestDatabase(process.env.DATABASE_URL) : null;
-  const pg = scratch ? null : await startPostgres({ dataDir });
-  const db = createPool(scratch?.url ?? pg!.url, 4);
+  const { db, releases: count, pgVersion, embedded, close } = await seededDatabase({ name: 'dora', poolSize: 4, seed });
   try {
-    await migrate(db);
-    const t0 = performance.now();
-    await seed(db);
-    const count = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM releases')).rows[0].n;
-    const pgVersion = (await db.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version;
-    process.stderr.write(`seeded ${count} releases in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-
     const to = new Date();
     const ago = (days: number) => new Date(to.getTime() - days * 86_400_000);
     const app = () => `app-${Math.floor(Math.random() * APPS)}`;
@@ -120,7 +108,7 @@ async function main(): Promise<void> {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
     const cpu = os.cpus();
     const out = [
-      `${new Date().toISOString().slice(0, 10)}, commit ${commit}, \`${scratch ? 'DATABASE_URL=… ' : ''}npm run bench:dora\`. Machine: ${cpu[0]?.model ?? 'unknown CPU'} (${cpu.length} logical CPUs, shared), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, PostgreSQL ${pgVersion} (${scratch ? 'DATABASE_URL server' : 'embedded, default settings'}), load average at start ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
+      `${new Date().toISOString().slice(0, 10)}, commit ${commit}, \`${embedded ? '' : 'DATABASE_URL=… '}npm run bench:dora\`. Machine: ${cpu[0]?.model ?? 'unknown CPU'} (${cpu.length} logical CPUs, shared), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, PostgreSQL ${pgVersion} (${embedded ? 'embedded, default settings' : 'DATABASE_URL server'}), load average at start ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
       `Data: ${count} releases (${APPS} apps × ${ENVS.length} envs over ~${Math.round((RELEASES / ENVS.length) * 4 / 1440)} days, rollbacks included). ${RUNS} sequential runs of doraFigures per row after 3 warm-ups; times are client-side.`,
       '',
       '| Query | p50 ms | p95 ms | max ms |',
@@ -131,10 +119,7 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
-    await db.end();
-    await scratch?.drop();
-    await pg?.stop();
-    await fs.rm(dataDir, { recursive: true, force: true });
+    await close();
   }
 }
 

@@ -8,17 +8,15 @@
 // Options (env): BENCH_RELEASES (100000), BENCH_REQUESTS per query kind (1000), BENCH_APPS (40).
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import fs from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { createApi } from '../api/app';
 import { adminTokenAuthenticator } from '../api/auth';
 import { NO_ENVIRONMENTS } from '../src/config-files';
 import { silentLogger } from '../src/log';
-import { createPool, type Db, migrate } from '../src/store/db';
-import { createTestDatabase, startPostgres } from '../server/postgres';
+import type { Db } from '../src/store/db';
+import { seededDatabase } from './support/database';
 
 const RELEASES = Number(process.env.BENCH_RELEASES ?? 100_000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
@@ -84,19 +82,9 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-bench-'));
-  const pg = await startPostgres({ dataDir });
-  const scratch = process.env.DATABASE_URL ? await createTestDatabase(process.env.DATABASE_URL) : null;
-  const db = createPool(scratch?.url ?? pg.url, 10);
+  const { db, releases: count, pgVersion, embedded, close } = await seededDatabase({ name: 'history', poolSize: 10, seed });
   let server: Server | undefined;
   try {
-    await migrate(db);
-    const t0 = performance.now();
-    await seed(db);
-    const count = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM releases')).rows[0].n;
-    const pgVersion = (await db.query<{ server_version: string }>('SHOW server_version')).rows[0].server_version;
-    process.stderr.write(`seeded ${count} releases in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-
     // The history routes never touch Temporal; a lazy connection is never opened.
     const temporal = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
     const app = createApi({
@@ -170,7 +158,7 @@ async function main(): Promise<void> {
 
     const cpu = os.cpus();
     const out = [
-      `Machine: ${cpu[0]?.model ?? 'unknown CPU'} (${cpu.length} logical CPUs), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}, PostgreSQL ${pgVersion} (${scratch ? 'DATABASE_URL server' : 'embedded, default settings'}), load average at start ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
+      `Machine: ${cpu[0]?.model ?? 'unknown CPU'} (${cpu.length} logical CPUs), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}, PostgreSQL ${pgVersion} (${embedded ? 'embedded, default settings' : 'DATABASE_URL server'}), load average at start ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
       `Data: ${count} releases (${APPS} apps × ${ENVS.length} envs), ${Math.ceil(RELEASES / ENVS.length)} artifacts. ${REQUESTS} sequential keep-alive requests per row after 50 warm-up requests; times are client-side, request to parsed JSON.`,
       '',
       '| Query | p50 ms | p95 ms | p99 ms | max ms |',
@@ -183,10 +171,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
     if (server) await new Promise<void>((r) => { server?.close(() => r()); server?.closeAllConnections(); });
-    await db.end();
-    await scratch?.drop();
-    await pg.stop();
-    await fs.rm(dataDir, { recursive: true, force: true });
+    await close();
   }
 }
 

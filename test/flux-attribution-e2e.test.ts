@@ -5,7 +5,7 @@
  * single-secret setup), the per-app Kustomization from the release commit, and every event goes through the model of
  * notification-controller's matching and metadata merge in support/flux-alert.ts before it is signed and posted.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,13 +14,12 @@ import YAML from 'yaml';
 import { signFluxBody } from '../src/flux/signature';
 import { type FakeKube, kustomization, startFakeKube } from './support/fake-servers';
 import { type AlertModel, type Cluster, controllerEvent, deliver, type FluxObjectModel } from './support/flux-alert';
-import { FLUX_SECRET, makeArtifact, type Stack, startStack, stopSharedTemporal } from './support/stack';
+import { FLUX_SECRET, makeArtifact, useStack } from './support/stack';
 
-let stack: Stack;
 let configDir: string;
 let kube: FakeKube;
 
-before(async () => {
+const stack = useStack(async () => {
   configDir = await mkdtemp(path.join(tmpdir(), 'ferry-flux-attribution-'));
   const config = path.join(configDir, 'ferry.yaml');
   kube = await startFakeKube();
@@ -38,12 +37,10 @@ before(async () => {
       'edge-b': { clusters: ['edge'] },
     },
   }));
-  stack = await startStack({ env: { FERRY_CONFIG: config, FERRY_FLUX_TIMEOUT: '3m' } });
+  return { env: { FERRY_CONFIG: config, FERRY_FLUX_TIMEOUT: '3m' } };
 });
 after(async () => {
-  await stack?.stop();
   await kube?.close();
-  await stopSharedTemporal();
   await rm(configDir, { recursive: true, force: true });
 });
 
@@ -54,7 +51,7 @@ interface Served {
 }
 
 async function served(): Promise<Served> {
-  const res = await stack.api('GET', '/api/flux/manifests/default');
+  const res = await stack().api('GET', '/api/flux/manifests/default');
   assert.equal(res.status, 200, JSON.stringify(res.body));
   const docs = YAML.parseAllDocuments(String(res.body)).map((d) => d.toJS());
   const provider = docs.find((d) => d.kind === 'Provider');
@@ -68,11 +65,11 @@ async function served(): Promise<Served> {
 }
 
 async function release(app: string, env: string): Promise<{ id: string; commit: string }> {
-  const pushed = await stack.api('POST', '/api/artifacts', makeArtifact({ apps: [{ app, env }] }));
+  const pushed = await stack().api('POST', '/api/artifacts', makeArtifact({ apps: [{ app, env }] }));
   assert.ok(pushed.status === 201 || pushed.status === 200, JSON.stringify(pushed.body));
-  const started = await stack.api('POST', '/api/releases', { artifactId: pushed.body.id, env, app });
+  const started = await stack().api('POST', '/api/releases', { artifactId: pushed.body.id, env, app });
   assert.equal(started.status, 202, JSON.stringify(started.body));
-  const row = await stack.waitForRelease(started.body.id, ['reconciling']);
+  const row = await stack().waitForRelease(started.body.id, ['reconciling']);
   return { id: started.body.id, commit: row.gitopsCommit };
 }
 
@@ -84,7 +81,7 @@ async function emit(setup: Served, obj: FluxObjectModel, e: Parameters<typeof co
     const res = await fetch(setup.address, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': signFluxBody(Buffer.from(raw), FLUX_SECRET) }, body: raw });
     assert.equal(res.status, 202);
     const body = (await res.json()) as { id: string; settling: boolean };
-    if (body.settling) await stack.ferry.temporal.workflow.getHandle(`flux-event:${body.id}`).result();
+    if (body.settling) await stack().ferry.temporal.workflow.getHandle(`flux-event:${body.id}`).result();
     answers.push(body);
   }
   return answers;
@@ -93,7 +90,7 @@ async function emit(setup: Served, obj: FluxObjectModel, e: Parameters<typeof co
 const succeeded = (commit: string) => ({ severity: 'info' as const, reason: 'ReconciliationSucceeded', message: 'Reconciliation finished in 1.1s, next run in 10m0s', revision: `main@sha1:${commit}`, commitStatus: true });
 
 async function statusOf(id: string): Promise<any> {
-  return (await stack.api('GET', `/api/releases/${id}`)).body;
+  return (await stack().api('GET', `/api/releases/${id}`)).body;
 }
 
 describe('Flux events settle only their own environment (single-secret setup, one repository)', () => {
@@ -104,7 +101,7 @@ describe('Flux events settle only their own environment (single-secret setup, on
     assert.deepEqual([...setup.kustomizations.keys()].sort(), ['ferry-dev', 'ferry-prod', 'ferry-qa', 'ferry-staging']);
     assert.equal(setup.kustomizations.get('ferry-staging')!.metadata.annotations!['event.toolkit.fluxcd.io/ferry.env'], 'staging');
     assert.equal((setup.kustomizations.get('ferry-prod') as any).spec.path, './prod/flux');
-    assert.equal(setup.address, `${stack.url}/api/flux/events`);
+    assert.equal(setup.address, `${stack().url}/api/flux/events`);
   });
 
   test("staging's success for a commit does not settle dev's release of it; dev's own does", async () => {
@@ -113,13 +110,13 @@ describe('Flux events settle only their own environment (single-secret setup, on
     const setup = await served();
     // Staging applies the tip, which contains dev's commit: its verdict must not reach dev's release.
     await emit(setup, setup.kustomizations.get('ferry-staging')!, succeeded(staging.commit));
-    assert.equal((await stack.waitForRelease(staging.id, ['succeeded', 'failed', 'timed-out'])).status, 'succeeded');
+    assert.equal((await stack().waitForRelease(staging.id, ['succeeded', 'failed', 'timed-out'])).status, 'succeeded');
     assert.equal((await statusOf(dev.id)).status, 'reconciling');
     // A failure from staging does not end dev's release either.
     await emit(setup, setup.kustomizations.get('ferry-staging')!, { severity: 'error', reason: 'ReconciliationFailed', message: 'Deployment/dev/web dry-run failed', revision: `main@sha1:${staging.commit}` });
     assert.equal((await statusOf(dev.id)).status, 'reconciling');
     await emit(setup, setup.kustomizations.get('ferry-dev')!, succeeded(staging.commit));
-    assert.equal((await stack.waitForRelease(dev.id, ['succeeded', 'failed', 'timed-out'])).status, 'succeeded');
+    assert.equal((await stack().waitForRelease(dev.id, ['succeeded', 'failed', 'timed-out'])).status, 'succeeded');
   });
 
   test('an event naming no environment is recorded and settles nothing', async () => {
@@ -133,7 +130,7 @@ describe('Flux events settle only their own environment (single-secret setup, on
     assert.equal(answer.outcome, 'succeeded');
     assert.equal((await statusOf(r.id)).status, 'reconciling');
     await emit(setup, setup.kustomizations.get('ferry-dev')!, succeeded(r.commit));
-    assert.equal((await stack.waitForRelease(r.id, ['succeeded', 'failed', 'timed-out'])).status, 'succeeded');
+    assert.equal((await stack().waitForRelease(r.id, ['succeeded', 'failed', 'timed-out'])).status, 'succeeded');
   });
 
   test('a transient source error followed by success ends succeeded, with no rollback', async () => {
@@ -152,7 +149,7 @@ describe('Flux events settle only their own environment (single-secret setup, on
     assert.equal(waiting.status, 'reconciling');
     assert.equal(waiting.fluxStatus, 'DependencyNotReady');
     await emit(setup, ks, succeeded(r.commit));
-    const done = await stack.waitForRelease(r.id, ['succeeded', 'failed', 'timed-out']);
+    const done = await stack().waitForRelease(r.id, ['succeeded', 'failed', 'timed-out']);
     assert.equal(done.status, 'succeeded', JSON.stringify(done));
     assert.ok(!done.timeline.some((t: { message?: string }) => /rollback/.test(t.message ?? '')), JSON.stringify(done.timeline));
   });
@@ -160,7 +157,7 @@ describe('Flux events settle only their own environment (single-secret setup, on
   test('per-app Kustomizations in another namespace reach Ferry through the served Alert and settle only their app', async () => {
     const web = await release('web', 'prod');
     const setup = await served();
-    const file = YAML.parse(stack.git('show', `${web.commit}:prod/flux/web.yaml`)) as FluxObjectModel;
+    const file = YAML.parse(stack().git('show', `${web.commit}:prod/flux/web.yaml`)) as FluxObjectModel;
     assert.equal(file.metadata.namespace, 'apps');
     setup.cluster.objects.push(file);
     // The Alert Ferry served before this change (sources without namespace) never saw these events.
@@ -172,7 +169,7 @@ describe('Flux events settle only their own environment (single-secret setup, on
     assert.equal((await statusOf(web.id)).status, 'reconciling');
     const [answer] = await emit(setup, file, succeeded(web.commit));
     assert.equal(answer.env, 'prod');
-    assert.equal((await stack.waitForRelease(web.id, ['succeeded', 'failed', 'timed-out'])).status, 'succeeded');
+    assert.equal((await stack().waitForRelease(web.id, ['succeeded', 'failed', 'timed-out'])).status, 'succeeded');
   });
 });
 
@@ -183,20 +180,20 @@ describe('a cluster with two environments, polled', () => {
     // edge-b's Kustomization applied the tip (which contains edge-a's commit); edge-a's is still on an older one.
     kube.objects.set('kustomizations/flux-system/ferry-edge-b', kustomization('flux-system', 'ferry-edge-b', { ready: ['True', 'ReconciliationSucceeded', 'Applied revision'], applied: `main@sha1:${b.commit}`, attempted: `main@sha1:${b.commit}` }));
     kube.objects.set('kustomizations/flux-system/ferry-edge-a', kustomization('flux-system', 'ferry-edge-a', { ready: ['False', 'ArtifactFailed', 'failed to download archive'], applied: 'main@sha1:0000000000000000000000000000000000000000', attempted: `main@sha1:${b.commit}` }));
-    const doneB = await stack.waitForRelease(b.id, ['succeeded', 'failed', 'timed-out']);
+    const doneB = await stack().waitForRelease(b.id, ['succeeded', 'failed', 'timed-out']);
     assert.equal(doneB.status, 'succeeded');
     assert.match(doneB.clusters.edge.message, /flux-system\/ferry-edge-b/);
     // A source error on edge-a's Kustomization is waited out.
     await new Promise((r) => setTimeout(r, 2500));
     assert.equal((await statusOf(a.id)).status, 'reconciling');
     kube.objects.set('kustomizations/flux-system/ferry-edge-a', kustomization('flux-system', 'ferry-edge-a', { ready: ['True', 'ReconciliationSucceeded', 'Applied revision'], applied: `main@sha1:${b.commit}`, attempted: `main@sha1:${b.commit}` }));
-    const doneA = await stack.waitForRelease(a.id, ['succeeded', 'failed', 'timed-out']);
+    const doneA = await stack().waitForRelease(a.id, ['succeeded', 'failed', 'timed-out']);
     assert.equal(doneA.status, 'succeeded');
     assert.match(doneA.clusters.edge.message, /flux-system\/ferry-edge-a/);
     // The served setup of that cluster creates exactly those two: nothing of the environments running elsewhere.
-    const names = async (route: string) => YAML.parseAllDocuments(String((await stack.api('GET', route)).body)).map((d) => d.toJS()).filter((d) => d.kind === 'Kustomization').map((d) => d.metadata.name).sort();
+    const names = async (route: string) => YAML.parseAllDocuments(String((await stack().api('GET', route)).body)).map((d) => d.toJS()).filter((d) => d.kind === 'Kustomization').map((d) => d.metadata.name).sort();
     assert.deepEqual(await names('/api/flux/manifests/edge'), ['ferry-edge-a', 'ferry-edge-b']);
     assert.deepEqual(await names('/api/flux/manifests/edge?env=edge-a'), ['ferry-edge-a']);
-    assert.equal((await stack.api('GET', '/api/flux/manifests/edge?env=../x')).status, 400);
+    assert.equal((await stack().api('GET', '/api/flux/manifests/edge?env=../x')).status, 400);
   });
 });

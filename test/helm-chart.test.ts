@@ -3,10 +3,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { resolveHelmBinary } from '../server/tools';
+import { loadConfig } from '../src/config';
+import { runGit, type RepoGit } from '../src/gitops/git';
+import { signCommitChain } from '../src/gitops/signing';
 
 const ROOT = path.resolve(__dirname, '..');
 const CHART = path.join(ROOT, 'deploy/helm/ferry');
@@ -17,7 +21,8 @@ type K8s = { apiVersion: string; kind: string; metadata: { name: string }; spec?
 
 function render(...args: string[]): K8s[] {
   const out = execFileSync(helm, ['template', 'ferry', CHART, '--namespace', 'ferry', ...args], { encoding: 'utf8' });
-  return parseAllDocuments(out).map((d) => d.toJS() as K8s).filter(Boolean);
+  // YAML 1.1, as Kubernetes reads it: `defaultMode: 0400` is octal there.
+  return parseAllDocuments(out, { version: '1.1' }).map((d) => d.toJS() as K8s).filter(Boolean);
 }
 
 /** Kubernetes' schemas for the core kinds, from the kubernetes-models package (no network). */
@@ -122,4 +127,179 @@ test('the Flux example installs this chart with its values files', () => {
   const values = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'ferry-hr-')), 'values.yaml');
   fs.writeFileSync(values, JSON.stringify(release.spec.values));
   assert.equal(render(...spec.valuesFiles.slice(1).flatMap((f: string) => ['-f', path.join(ROOT, f)]), '-f', values).filter((o) => o.kind === 'Deployment').length, 3);
+});
+
+const SIGNING_ENV = ['FERRY_GITOPS_SIGNING_FORMAT', 'FERRY_GITOPS_SIGNING_KEY', 'GNUPGHOME'];
+const signingValues = (format: string, more: string[] = []) => [
+  '-f', VALUES.selfHosted, '--set', 'gitops.signing.enabled=true', '--set', `gitops.signing.format=${format}`,
+  '--set', 'gitops.signing.secretName=ferry-signing', '--set', 'gitops.signing.secretKey=signing.asc', ...more,
+];
+const FINGERPRINT = '6F1DD5C15D4D92BB7259DB139EF41886D59BB416';
+const pods = (objs: K8s[]) => Object.fromEntries(objs.filter((o) => o.kind === 'Deployment').map((d) => [d.metadata.name.replace(/^ferry-/, ''), d.spec.template.spec]));
+
+test('signing off: no signing key, variable or keyring in any pod', () => {
+  for (const values of Object.values(VALUES)) {
+    for (const [name, pod] of Object.entries(pods(render('-f', values)))) {
+      assert.equal(pod.initContainers, undefined, name);
+      for (const v of SIGNING_ENV) assert.equal(env(pod.containers[0], v), undefined, `${name}: ${v}`);
+      assert.ok(!pod.volumes.some((v: any) => ['signing-key', 'gnupg'].includes(v.name)), name);
+    }
+  }
+});
+
+test('signing on: the key from its Secret reaches the writer alone, read-only with mode 0400, for both formats', async () => {
+  for (const format of ['openpgp', 'ssh']) {
+    const objs = render(...signingValues(format, format === 'openpgp' ? ['--set', `gitops.signing.fingerprint=${FINGERPRINT}`] : []));
+    for (const o of objs) if (!o.apiVersion.startsWith('monitoring.coreos.com')) await validate(o);
+    const byName = pods(objs);
+    for (const name of ['api', 'release-worker']) {
+      const pod = byName[name];
+      assert.equal(pod.initContainers, undefined, `${format}: no init container in ${name}`);
+      for (const v of SIGNING_ENV) assert.equal(env(pod.containers[0], v), undefined, `${format}: no ${v} in ${name}`);
+      assert.ok(!pod.volumes.some((v: any) => ['signing-key', 'gnupg'].includes(v.name)), `${format}: no key in ${name}`);
+    }
+
+    const writer = byName.writer;
+    const c = writer.containers[0];
+    // Only the one key of the Secret, under a fixed file name, owner-read-only.
+    const key = writer.volumes.find((v: any) => v.name === 'signing-key');
+    assert.deepEqual(key.secret, { secretName: 'ferry-signing', defaultMode: 0o400, items: [{ key: 'signing.asc', path: 'key' }] });
+    assert.equal(env(c, 'FERRY_GITOPS_SIGNING_FORMAT').value, format);
+    const keyMounts = [...(writer.initContainers ?? []), ...writer.containers].flatMap((x: any) => x.volumeMounts.filter((m: any) => m.name === 'signing-key'));
+    assert.ok(keyMounts.length > 0);
+    for (const m of keyMounts) assert.deepEqual(m, { name: 'signing-key', mountPath: '/etc/ferry/signing', readOnly: true });
+
+    if (format === 'ssh') {
+      assert.equal(env(c, 'FERRY_GITOPS_SIGNING_KEY').value, '/etc/ferry/signing/key');
+      assert.equal(env(c, 'GNUPGHOME'), undefined);
+      assert.equal(writer.initContainers, undefined);
+      assert.ok(!writer.volumes.some((v: any) => v.name === 'gnupg'));
+    } else {
+      // gpg needs a writable keyring: an init container imports the key into one in memory; Ferry sees only that.
+      assert.equal(env(c, 'FERRY_GITOPS_SIGNING_KEY').value, FINGERPRINT);
+      assert.equal(env(c, 'GNUPGHOME').value, '/run/ferry/gnupg/home');
+      assert.ok(!c.volumeMounts.some((m: any) => m.name === 'signing-key'), 'the armored key stays in the init container');
+      assert.deepEqual(writer.volumes.find((v: any) => v.name === 'gnupg').emptyDir, { medium: 'Memory', sizeLimit: '4Mi' });
+      const [init] = writer.initContainers;
+      assert.equal(writer.initContainers.length, 1);
+      assert.equal(init.image, c.image);
+      assert.deepEqual(init.securityContext, c.securityContext);
+      assert.equal(env(init, 'GNUPGHOME').value, env(c, 'GNUPGHOME').value);
+    }
+  }
+});
+
+/**
+ * The rendered writer pod, run on this machine: its volumes become directories (the Secret holding `secretFile`
+ * with the rendered mode), its init container runs as rendered, and its agent dies with it as a container's
+ * processes do. Returns the writer container's environment with the paths mapped.
+ */
+function runWriterPod(pod: any, secretFile: string, dir: string): Record<string, string> {
+  const dirs: Record<string, string> = {};
+  for (const v of pod.volumes) {
+    dirs[v.name] = path.join(dir, v.name);
+    fs.mkdirSync(dirs[v.name]!, { recursive: true });
+  }
+  const key = pod.volumes.find((v: any) => v.name === 'signing-key').secret;
+  const keyFile = path.join(dirs['signing-key']!, key.items[0].path);
+  fs.copyFileSync(secretFile, keyFile);
+  fs.chmodSync(keyFile, key.defaultMode);
+  // Each mount path, longest first, once: a mapped path is not mapped again.
+  const local = (container: any) => {
+    const byPath = new Map<string, string>(container.volumeMounts.map((m: any) => [m.mountPath, dirs[m.name]!]));
+    const paths = [...byPath.keys()].sort((x, y) => y.length - x.length).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    const mounted = new RegExp(`(?:${paths.join('|')})(?=/|\\s|$)`, 'g');
+    return (s: string) => s.replace(mounted, (p) => byPath.get(p)!);
+  };
+  const envOf = (container: any) => Object.fromEntries(container.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, local(container)(e.value)]));
+  for (const init of pod.initContainers ?? []) {
+    const initEnv = { ...process.env, ...envOf(init) };
+    const r = spawnSync(init.command[0], init.command.slice(1).map(local(init)), { env: initEnv, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const agent = /^D (\d+)$/m.exec(execFileSync('gpg-connect-agent', ['getinfo pid', '/bye'], { env: initEnv, encoding: 'utf8' }));
+    if (agent) process.kill(Number(agent[1]), 'SIGKILL');
+  }
+  return envOf(pod.containers[0]);
+}
+
+async function signsAndVerifies(writerEnv: Record<string, string>, dir: string, verifyArgs: string[]): Promise<string> {
+  const signing = loadConfig({ FERRY_DATA_DIR: dir, ...Object.fromEntries(SIGNING_ENV.filter((k) => k in writerEnv).map((k) => [k, writerEnv[k]])) }).gitopsSigning;
+  assert.ok(signing, 'the writer starts with signing on');
+  const repo = path.join(dir, 'repo.git');
+  await runGit(['init', '--bare', '--quiet', repo]);
+  const git: RepoGit = (args, opts = {}) => runGit(args, { gitDir: repo, ...opts });
+  const tree = (await git(['mktree'], { input: '' })).stdout.trim();
+  const ident = { GIT_AUTHOR_NAME: 'Ferry', GIT_AUTHOR_EMAIL: 'ferry@example.test', GIT_COMMITTER_NAME: 'Ferry', GIT_COMMITTER_EMAIL: 'ferry@example.test' };
+  const unsigned = (await git(['commit-tree', tree, '-m', 'release'], { env: ident })).stdout.trim();
+  const gnupg: Record<string, string> = writerEnv.GNUPGHOME ? { GNUPGHOME: writerEnv.GNUPGHOME } : {};
+  const [signed] = await signCommitChain(git, [unsigned], signing, gnupg);
+  const r = spawnSync('git', ['--git-dir', repo, ...verifyArgs, 'verify-commit', '-v', signed!], { env: { ...process.env, ...gnupg }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stderr;
+}
+
+test('the rendered writer pod signs: its init container imports the OpenPGP key, and Ferry signs with what it sets', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-chart-signing-'));
+  const keyring = path.join(dir, 'keyring');
+  fs.mkdirSync(keyring, { mode: 0o700 });
+  const gpg = (args: string[], home = keyring) => execFileSync('gpg', ['--batch', ...args], { env: { ...process.env, GNUPGHOME: home }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  let podHome: string | undefined;
+  try {
+    gpg(['--passphrase', '', '--quick-gen-key', 'Ferry Chart <ferry@example.test>', 'ed25519', 'sign', 'never']);
+    const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(gpg(['--list-secret-keys', '--with-colons']))![1]!;
+    const exported = path.join(dir, 'signing.asc');
+    fs.writeFileSync(exported, gpg(['--armor', '--export-secret-keys', fingerprint]));
+    execFileSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: keyring } });
+
+    const pod = pods(render(...signingValues('openpgp', ['--set', `gitops.signing.fingerprint=${fingerprint}`]))).writer;
+    const writerEnv = runWriterPod(pod, exported, path.join(dir, 'pod'));
+    podHome = writerEnv.GNUPGHOME;
+    assert.match(await signsAndVerifies(writerEnv, dir, []), /Good signature from "Ferry Chart <ferry@example.test>"/);
+    // A key the writer cannot use without a passphrase stops the pod before Ferry starts.
+    gpg(['--pinentry-mode', 'loopback', '--passphrase', 'secret', '--quick-gen-key', 'Locked <locked@example.test>', 'ed25519', 'sign', 'never']);
+    const locked = /^fpr:+([0-9A-F]{40}):/m.exec(gpg(['--list-secret-keys', '--with-colons', 'locked@example.test']))![1]!;
+    fs.writeFileSync(exported, gpg(['--pinentry-mode', 'loopback', '--passphrase', 'secret', '--armor', '--export-secret-keys', locked]));
+    const lockedPod = pods(render(...signingValues('openpgp', ['--set', `gitops.signing.fingerprint=${locked}`]))).writer;
+    assert.throws(() => runWriterPod(lockedPod, exported, path.join(dir, 'locked-pod')), /signing failed/);
+  } finally {
+    for (const home of [keyring, podHome, path.join(dir, 'locked-pod/gnupg/home')]) {
+      if (home && fs.existsSync(home)) spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: home } });
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the rendered writer pod signs with an SSH key file from the Secret', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-chart-signing-'));
+  try {
+    const key = path.join(dir, 'id_ed25519');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ferry', '-f', key]);
+    const allowed = path.join(dir, 'allowed_signers');
+    fs.writeFileSync(allowed, `ferry@example.test namespaces="git" ${fs.readFileSync(`${key}.pub`, 'utf8')}`);
+    const writerEnv = runWriterPod(pods(render(...signingValues('ssh'))).writer, key, path.join(dir, 'pod'));
+    assert.match(await signsAndVerifies(writerEnv, dir, ['-c', `gpg.ssh.allowedSignersFile=${allowed}`]), /Good "git" signature for ferry@example.test/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('signing values the writer could not start with are refused, naming the value', () => {
+  const refused: Array<[string[], RegExp]> = [
+    [['--set', 'gitops.signing.enabled=true', '--set', `gitops.signing.fingerprint=${FINGERPRINT}`], /gitops\.signing\.secretName is required/],
+    [signingValues('x509'), /gitops\.signing\.format must be openpgp or ssh, not x509/],
+    [signingValues('openpgp'), /gitops\.signing\.fingerprint must be the OpenPGP key's fingerprint/],
+    [signingValues('openpgp', ['--set', 'gitops.signing.fingerprint=--output=/tmp/x']), /gitops\.signing\.fingerprint must be/],
+    [signingValues('openpgp', ['--set', 'gitops.signing.fingerprint=6F1D D5C1 5D4D 92BB 7259  DB13 9EF4 1886 D59B B416']), /gitops\.signing\.fingerprint must be/],
+    [signingValues('ssh', ['--set', `gitops.signing.fingerprint=${FINGERPRINT}`]), /gitops\.signing\.fingerprint is for openpgp only/],
+    [signingValues('ssh', ['--set', 'gitops.signing.secretKey=../../etc/passwd']), /gitops\.signing\.secretKey must be a Secret key name/],
+    // Two sources for one variable: the later would silently win.
+    [signingValues('ssh', ['--set', 'env.FERRY_GITOPS_SIGNING_KEY=/elsewhere']), /env\.FERRY_GITOPS_SIGNING_KEY conflicts with gitops\.signing/],
+    [signingValues('ssh', ['--set', 'extraEnv[0].name=GNUPGHOME', '--set', 'extraEnv[0].value=/tmp']), /extraEnv GNUPGHOME conflicts with gitops\.signing/],
+  ];
+  for (const [args, message] of refused) {
+    const r = spawnSync(helm, ['template', 'ferry', CHART, '-f', VALUES.selfHosted, ...args], { encoding: 'utf8' });
+    assert.notEqual(r.status, 0, args.join(' '));
+    assert.equal(r.stdout, '', 'nothing rendered');
+    assert.match(r.stderr, message);
+  }
 });

@@ -26,6 +26,8 @@ test('helm and kustomize are built at the versions install-tools.sh pins, and co
     assert.match(final, new RegExp(`COPY --from=tools [^\\n]*/out/${tool}[^\\n]* /usr/local/bin/`), `${tool} is in the final image`);
   }
   assert.match(final, /apt-get install[^\n]* git /, 'git is installed');
+  // Signed GitOps commits: git runs gpg (through its agent) for openpgp, ssh-keygen for ssh.
+  for (const pkg of ['openssh-client', 'gpg', 'gpg-agent']) assert.match(final, new RegExp(`apt-get install[^\\n]* ${pkg} `), `${pkg} is installed`);
 });
 
 test('the final image runs compiled JavaScript only, as a non-root user', () => {

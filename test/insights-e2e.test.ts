@@ -1,49 +1,43 @@
 // DORA figures against a scripted history of real releases (Temporal, PostgreSQL, git, Flux events): the numbers the
 // API gives must be exactly those the releases that happened imply.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { workflowBundle } from '../worker/runtime';
 import { cliEnv, runCli } from './support/cli';
 import { configEnv, eventually } from './support/gates';
 import { ADMIN_TOKEN } from './support/http';
-import { fluxEvent, makeArtifact, sharedTemporal, startStack, stopSharedTemporal, type Stack } from './support/stack';
+import { fluxEvent, makeArtifact, sharedTemporal, useStack } from './support/stack';
 
-let stack: Stack;
-
-before(async () => {
+const stack = useStack(async () => {
   await Promise.all([sharedTemporal(), workflowBundle()]);
-  stack = await startStack({ env: await configEnv({ staging: {}, prod: { autoRollback: true } }, { FERRY_FLUX_TIMEOUT: '2m' }) });
-});
-after(async () => {
-  await stack?.stop();
-  await stopSharedTemporal();
+  return { env: await configEnv({ staging: {}, prod: { autoRollback: true } }, { FERRY_FLUX_TIMEOUT: '2m' }) };
 });
 
 /** Pushes an artifact whose source commit is `createdAgoS` seconds old (unix seconds, as Gimlet's clients send it). */
 async function push(app: string, env: string, createdAgoS: number): Promise<string> {
   const a = makeArtifact({ apps: [{ app, env }] });
   (a.version as Record<string, unknown>).created = Math.floor(Date.now() / 1000) - createdAgoS;
-  const r = await stack.api('POST', '/api/artifacts', a);
+  const r = await stack().api('POST', '/api/artifacts', a);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   return r.body.id;
 }
 
 async function start(artifactId: string, env: string): Promise<string> {
-  const r = await stack.api('POST', '/api/releases', { artifactId, env });
+  const r = await stack().api('POST', '/api/releases', { artifactId, env });
   assert.equal(r.status, 202, JSON.stringify(r.body));
   return r.body.id;
 }
 
 /** Waits for Flux to be awaited, then plays Flux's verdict on the release's commit. */
 async function flux(releaseId: string, reason: 'ReconciliationSucceeded' | 'ReconciliationFailed'): Promise<any> {
-  const row = await stack.waitForRelease(releaseId, ['reconciling']);
-  const sent = await stack.postFlux(fluxEvent(reason, row.gitopsCommit, { env: row.env, ...(reason === 'ReconciliationFailed' ? { severity: 'error', message: 'apply failed' } : {}) }));
+  const row = await stack().waitForRelease(releaseId, ['reconciling']);
+  const sent = await stack().postFlux(fluxEvent(reason, row.gitopsCommit, { env: row.env, ...(reason === 'ReconciliationFailed' ? { severity: 'error', message: 'apply failed' } : {}) }));
   assert.ok(sent.status < 300, JSON.stringify(sent.body));
-  return stack.waitForRelease(releaseId, ['succeeded', 'failed']);
+  return stack().waitForRelease(releaseId, ['succeeded', 'failed']);
 }
 
 async function dora(query: string): Promise<any> {
-  const r = await stack.api('GET', `/api/insights/dora?${query}`);
+  const r = await stack().api('GET', `/api/insights/dora?${query}`);
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return r.body;
 }
@@ -72,12 +66,12 @@ describe('DORA figures', () => {
     // The last release run again under another id: the manifests are there already, so it succeeds with nothing
     // to commit, and is no deployment.
     const last = done.at(-1);
-    const input = (await stack.ferry.temporal.workflow.getHandle(last.id).fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!.input!;
+    const input = (await stack().ferry.temporal.workflow.getHandle(last.id).fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!.input!;
     const { defaultPayloadConverter } = await import('@temporalio/common');
     const args = defaultPayloadConverter.fromPayload<Record<string, unknown>>(input.payloads![0]!);
     const again = `${last.id}:again`;
-    await stack.ferry.temporal.workflow.execute('releaseWorkflow', { workflowId: again, taskQueue: `releases-${stack.dir.split('/').pop()}`, args: [{ ...args, releaseId: again }] });
-    const noop = await stack.waitForRelease(again, ['succeeded', 'failed', 'reconciling']);
+    await stack().ferry.temporal.workflow.execute('releaseWorkflow', { workflowId: again, taskQueue: `releases-${stack().dir.split('/').pop()}`, args: [{ ...args, releaseId: again }] });
+    const noop = await stack().waitForRelease(again, ['succeeded', 'failed', 'reconciling']);
     assert.equal(noop.status, 'succeeded');
     assert.match(noop.timeline.at(-1).message, /nothing to commit/);
 
@@ -91,7 +85,7 @@ describe('DORA figures', () => {
     // Lead time: from each successful release's source commit to its success, as the rows say.
     const ok = [...done.filter((r) => r.status === 'succeeded')];
     const leads = await Promise.all(ok.map(async (r) => {
-      const art = await stack.api('GET', `/api/artifacts/${encodeURIComponent(r.artifactId)}`);
+      const art = await stack().api('GET', `/api/artifacts/${encodeURIComponent(r.artifactId)}`);
       const commitAt = Number(art.body.artifact?.version?.created ?? art.body.version?.created) * 1000;
       return (Date.parse(r.finishedAt) - commitAt) / 1000;
     }));
@@ -120,7 +114,7 @@ describe('DORA figures', () => {
     assert.equal(bad.status, 'failed');
     // prod rolls back automatically: one rollback release naming the failed one.
     const auto = await eventually('the automatic rollback', async () => {
-      const r = await stack.api('GET', '/api/releases?app=beta&env=prod&limit=10');
+      const r = await stack().api('GET', '/api/releases?app=beta&env=prod&limit=10');
       return r.body.items.find((x: { rollbackOf: string | null }) => x.rollbackOf === bad.id);
     });
     assert.equal(auto.releasedBy, 'ferry:auto-rollback');
@@ -128,7 +122,7 @@ describe('DORA figures', () => {
     assert.equal(restored.status, 'succeeded');
 
     const good2 = await flux(await start(await push('beta', 'prod', 400), 'prod'), 'ReconciliationSucceeded');
-    const rb = await stack.api('POST', '/api/rollback', { app: 'beta', env: 'prod' });
+    const rb = await stack().api('POST', '/api/rollback', { app: 'beta', env: 'prod' });
     assert.equal(rb.status, 202, JSON.stringify(rb.body));
     const manual = await flux(rb.body.id, 'ReconciliationSucceeded');
     assert.equal(manual.rollbackOf, good2.id);
@@ -147,7 +141,7 @@ describe('DORA figures', () => {
   });
 
   test('Prometheus metrics per environment, named by the conventions', async () => {
-    const res = await fetch(`${stack.url}/metrics`, { headers: { authorization: `Bearer ${(await import('./support/http')).ADMIN_TOKEN}` } });
+    const res = await fetch(`${stack().url}/metrics`, { headers: { authorization: `Bearer ${(await import('./support/http')).ADMIN_TOKEN}` } });
     const text = await res.text();
     assert.match(text, /# TYPE ferry_dora_change_failure_ratio gauge/);
     assert.match(text, /ferry_dora_change_failure_ratio\{env="staging"\} 0\.25/);
@@ -160,24 +154,24 @@ describe('DORA figures', () => {
   });
 
   test('ferry insights: a table, and the API document with --output json', async () => {
-    const env = cliEnv({ FERRY_SERVER: stack.url, FERRY_TOKEN: ADMIN_TOKEN });
-    const json = await runCli(['insights', '--app', 'alpha', '--env', 'staging', '--days', '1', '--output', 'json'], { cwd: stack.dir, env });
+    const env = cliEnv({ FERRY_SERVER: stack().url, FERRY_TOKEN: ADMIN_TOKEN });
+    const json = await runCli(['insights', '--app', 'alpha', '--env', 'staging', '--days', '1', '--output', 'json'], { cwd: stack().dir, env });
     assert.equal(json.code, 0, json.stderr);
     const doc = JSON.parse(json.stdout);
     assert.equal(doc.changeFailureRate.rate, 0.25);
     assert.deepEqual(doc.filter, { app: 'alpha', env: 'staging' });
-    const text = await runCli(['insights', '--app', 'alpha', '--env', 'staging', '--days', '1'], { cwd: stack.dir, env });
+    const text = await runCli(['insights', '--app', 'alpha', '--env', 'staging', '--days', '1'], { cwd: stack().dir, env });
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /change failure rate\s+25\.0%\s+1 of 4 committed/);
     assert.match(text.stdout, /deployment frequency\s+3\.00\/day\s+3 deployments/);
-    const bad = await runCli(['insights', '--days', '0'], { cwd: stack.dir, env });
+    const bad = await runCli(['insights', '--days', '0'], { cwd: stack().dir, env });
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /days: must be at least 1/);
   });
 
   test('bad input names the field', async () => {
     for (const [q, field] of [['days=0', 'days'], ['days=abc', 'days'], ['days=1.5', 'days'], ['days=366', 'days'], ['app=Bad!', 'app'], ['env=a/b', 'env'], ['bogus=1', '(body)']]) {
-      const r = await stack.api('GET', `/api/insights/dora?${q}`);
+      const r = await stack().api('GET', `/api/insights/dora?${q}`);
       assert.equal(r.status, 400, `${q}: ${JSON.stringify(r.body)}`);
       assert.ok(r.body.issues.some((i: { path: string }) => i.path === field), `${q} should name ${field}: ${JSON.stringify(r.body.issues)}`);
     }

@@ -4,13 +4,13 @@
 // operators still find the right status in the mirror and in Temporal's search attributes. A busy lane is joined
 // through an activity task.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../worker/runtime';
 import { FERRY_STATUS } from '../workflows/definitions';
 import { as, configEnv, enc, release, replayWorkflows } from './support/gates';
-import { makeArtifact, startStack, stopSharedTemporal, type Stack } from './support/stack';
+import { makeArtifact, useStack } from './support/stack';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const T = temporal.api.enums.v1.EventType;
@@ -21,35 +21,30 @@ const EventType = {
   UpsertSearchAttributes: T.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
 } as const;
 
-let stack: Stack;
-before(async () => {
+const stack = useStack(async () => {
   const env = await configEnv({
     local: { ordering: 'queue' },
     gated: { approvals: { required: 1, approvers: ['bob'], timeout: '10m' } },
     // Frozen all day, every day: only a hotfix gets through.
     sealed: { freezes: [{ name: 'always', timeZone: 'UTC', daily: { from: '00:00', to: '23:59' } }], hotfix: { allowed: ['carol'] } },
   }, { FERRY_AWAIT_FLUX: 'false', FERRY_TASK_QUEUE: 'releases-local-steps' });
-  stack = await startStack({ env });
-});
-after(async () => {
-  await stack?.stop();
-  await stopSharedTemporal();
+  return { env };
 });
 
 const FINAL = ['committed', 'succeeded', 'failed'];
 
 async function releaseOf(app: string, manifests?: string): Promise<string> {
-  const pushed = await stack.api('POST', '/api/artifacts', makeArtifact({ apps: [{ app, env: 'local', manifests }] }));
+  const pushed = await stack().api('POST', '/api/artifacts', makeArtifact({ apps: [{ app, env: 'local', manifests }] }));
   assert.equal(pushed.status, 201, JSON.stringify(pushed.body));
   const artifactId = pushed.body.id as string;
-  const started = await stack.api('POST', '/api/releases', { artifactId, env: 'local' });
+  const started = await stack().api('POST', '/api/releases', { artifactId, env: 'local' });
   assert.equal(started.status, 202, JSON.stringify(started.body));
   return started.body.id as string;
 }
 
 async function eventsOf(workflowId: string): Promise<HistoryEvent[]> {
   // The mirror shows the final state from inside the last workflow task; its markers are in the history once it ends.
-  const handle = stack.ferry.temporal.workflow.getHandle(workflowId);
+  const handle = stack().ferry.temporal.workflow.getHandle(workflowId);
   // A release that failed or was rejected fails its run; its history is what counts here.
   await handle.result().catch(() => undefined);
   return (await handle.fetchHistory()).events ?? [];
@@ -85,11 +80,11 @@ describe('local release steps', () => {
   test('a committed release costs the server one activity task (the GitOps write) and two workflow tasks', async () => {
     // The app's first release: its lane is new to PostgreSQL, and no lane workflow runs for it.
     const id = await releaseOf('parcel');
-    const done = await stack.waitForRelease(id, FINAL);
+    const done = await stack().waitForRelease(id, FINAL);
     assert.equal(done.status, 'committed', JSON.stringify(done.timeline));
     assert.deepEqual(done.timeline.map((t: { status: string }) => t.status), ['pending', 'rendering', 'committing', 'committed']);
     assert.match(done.gitopsCommit, /^[0-9a-f]{40}$/);
-    assert.equal(stack.git('log', '-1', '--format=%H', 'main', '--', 'local/parcel'), done.gitopsCommit);
+    assert.equal(stack().git('log', '-1', '--format=%H', 'main', '--', 'local/parcel'), done.gitopsCommit);
 
     const events = await eventsOf(id);
     assert.deepEqual(scheduled(events), ['commitRelease']);
@@ -100,14 +95,14 @@ describe('local release steps', () => {
     // One path, no patch: no patch marker and no TemporalChangeVersion upsert (each would be a visibility write).
     assert.deepEqual(patchMarkers(events), []);
     assert.equal(changeVersionUpserts(events).length, 0);
-    const described = await stack.ferry.temporal.workflow.getHandle(id).describe();
+    const described = await stack().ferry.temporal.workflow.getHandle(id).describe();
     assert.equal(described.typedSearchAttributes.get(FERRY_STATUS), 'committed');
   });
 
   test('a render failure ends the release in its first workflow task, with the template error and no GitOps write', async () => {
-    const before = stack.git('rev-parse', 'main');
+    const before = stack().git('rev-parse', 'main');
     const id = await releaseOf('parcel', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .MISSING }}}\n');
-    const done = await stack.waitForRelease(id, FINAL);
+    const done = await stack().waitForRelease(id, FINAL);
     assert.equal(done.status, 'failed');
     assert.match(done.error, /MISSING/);
     assert.equal(done.gitopsCommit, null);
@@ -115,15 +110,15 @@ describe('local release steps', () => {
     assert.deepEqual(scheduled(events), []);
     assert.deepEqual(localActivities(events), ['enterIdleLane', 'renderRelease', 'exitIdleLane', 'notifyRelease']);
     assert.equal(ofType(events, EventType.WorkflowTaskCompleted).length, 1);
-    assert.equal((await stack.ferry.temporal.workflow.getHandle(id).describe()).typedSearchAttributes.get(FERRY_STATUS), 'failed');
-    assert.equal(stack.git('rev-parse', 'main'), before);
+    assert.equal((await stack().ferry.temporal.workflow.getHandle(id).describe()).typedSearchAttributes.get(FERRY_STATUS), 'failed');
+    assert.equal(stack().git('rev-parse', 'main'), before);
   });
 
   test('concurrent releases of one app still pass one at a time and each lands once', async () => {
     const ids = await Promise.all(Array.from({ length: 4 }, () => releaseOf('crate')));
-    const done = await Promise.all(ids.map((id) => stack.waitForRelease(id, FINAL, 120_000)));
+    const done = await Promise.all(ids.map((id) => stack().waitForRelease(id, FINAL, 120_000)));
     assert.deepEqual(done.map((d) => d.status), Array(4).fill('committed'));
-    const commits = stack.git('log', '--format=%H', 'main', '--', 'local/crate').split('\n');
+    const commits = stack().git('log', '--format=%H', 'main', '--', 'local/crate').split('\n');
     assert.equal(commits.length, 4);
     assert.deepEqual([...new Set(done.map((d) => d.gitopsCommit))].sort(), [...commits].sort());
     // The lane was busy for all but the first: they joined it through the enterLane activity task.
@@ -134,30 +129,30 @@ describe('local release steps', () => {
   // SDK 1.24 cannot replay a local activity that ran inside an Update handler (docs/performance.md): decisions keep
   // their activity task, while the main path's local steps run beside the handler. Their histories must replay.
   test('approve, reject and hotfix Updates beside local steps: each caller hears the outcome, and the run waits for it', async () => {
-    const approved = await release(stack, 'gate', 'gated', 'alice');
-    assert.equal((await stack.waitForRelease(approved.releaseId, ['awaiting-approval'])).status, 'awaiting-approval');
-    const ok = await stack.api('POST', `/api/releases/${enc(approved.releaseId)}/approve`, { comment: 'fine' }, as('bob'));
+    const approved = await release(stack(), 'gate', 'gated', 'alice');
+    assert.equal((await stack().waitForRelease(approved.releaseId, ['awaiting-approval'])).status, 'awaiting-approval');
+    const ok = await stack().api('POST', `/api/releases/${enc(approved.releaseId)}/approve`, { comment: 'fine' }, as('bob'));
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.equal(ok.body.decision, 'approved');
-    assert.equal((await stack.waitForRelease(approved.releaseId, FINAL)).status, 'committed');
+    assert.equal((await stack().waitForRelease(approved.releaseId, FINAL)).status, 'committed');
 
-    const rejected = await release(stack, 'gate', 'gated', 'alice');
-    await stack.waitForRelease(rejected.releaseId, ['awaiting-approval']);
-    const no = await stack.api('POST', `/api/releases/${enc(rejected.releaseId)}/reject`, { comment: 'not today' }, as('bob'));
+    const rejected = await release(stack(), 'gate', 'gated', 'alice');
+    await stack().waitForRelease(rejected.releaseId, ['awaiting-approval']);
+    const no = await stack().api('POST', `/api/releases/${enc(rejected.releaseId)}/reject`, { comment: 'not today' }, as('bob'));
     assert.equal(no.status, 200, JSON.stringify(no.body));
     assert.equal(no.body.decision, 'rejected');
-    const done = await stack.waitForRelease(rejected.releaseId, ['rejected', ...FINAL]);
+    const done = await stack().waitForRelease(rejected.releaseId, ['rejected', ...FINAL]);
     assert.equal(done.status, 'rejected');
     assert.match(done.error, /rejected by bob/);
 
-    const hot = await release(stack, 'gate', 'sealed', 'alice');
-    await stack.waitForRelease(hot.releaseId, ['frozen']);
-    const over = await stack.api('POST', `/api/releases/${enc(hot.releaseId)}/hotfix`, { comment: 'INC-7' }, as('carol'));
+    const hot = await release(stack(), 'gate', 'sealed', 'alice');
+    await stack().waitForRelease(hot.releaseId, ['frozen']);
+    const over = await stack().api('POST', `/api/releases/${enc(hot.releaseId)}/hotfix`, { comment: 'INC-7' }, as('carol'));
     assert.equal(over.status, 200, JSON.stringify(over.body));
-    assert.equal((await stack.waitForRelease(hot.releaseId, FINAL)).status, 'committed');
+    assert.equal((await stack().waitForRelease(hot.releaseId, FINAL)).status, 'committed');
 
     for (const id of [approved.releaseId, rejected.releaseId, hot.releaseId]) {
-      const handle = stack.ferry.temporal.workflow.getHandle(id);
+      const handle = stack().ferry.temporal.workflow.getHandle(id);
       await handle.result().catch(() => undefined);
       await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, await handle.fetchHistory(), id);
       // The decision's own mirror write stayed an activity task.
@@ -166,7 +161,7 @@ describe('local release steps', () => {
   });
 
   test('the histories of this file replay deterministically', async () => {
-    const replayed = await replayWorkflows(stack, 'releaseWorkflow', 20);
+    const replayed = await replayWorkflows(stack(), 'releaseWorkflow', 20);
     assert.equal(replayed, 9, 'every release of this file');
   });
 });

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfig } from '../../src/config';
 import { signFluxBody } from '../../src/flux/signature';
@@ -110,6 +111,27 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 export async function stopSharedTemporal(): Promise<void> {
   if (temporalEnv) await (await temporalEnv).teardown();
   temporalEnv = undefined;
+}
+
+/**
+ * One stack for all the tests of a file: started before them with `opts` (or, for options that take preparing, what
+ * the function resolves to), stopped after them together with the file's dev server. Call the returned function
+ * in tests and hooks, not at load time. Hooks the file registers after this call run once the stack is up (before)
+ * and once it has stopped (after).
+ */
+export function useStack(opts: StackOptions | (() => Promise<StackOptions>) = {}): () => Stack {
+  let stack: Stack | undefined;
+  before(async () => {
+    stack = await startStack(typeof opts === 'function' ? await opts() : opts);
+  });
+  after(async () => {
+    await stack?.stop();
+    await stopSharedTemporal();
+  });
+  return () => {
+    if (!stack) throw new Error('the stack is not running: use it in tests and hooks, not at load time');
+    return stack;
+  };
 }
 
 let counter = 0;

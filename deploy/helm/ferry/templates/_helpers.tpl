@@ -27,3 +27,33 @@ app.kubernetes.io/component: {{ .component }}
     secretKeyRef: {name: {{ .ref.name | quote }}, key: {{ .ref.key | quote }}}
 {{- end }}
 {{- end -}}
+
+{{- /* Refuses signing settings the writer could not start with, before anything is applied. */ -}}
+{{- define "ferry.signing.validate" -}}
+{{- $s := .Values.gitops.signing -}}
+{{- if $s.enabled -}}
+{{- if not $s.secretName -}}
+{{- fail "gitops.signing.secretName is required when gitops.signing.enabled (a Secret holding the signing key)" -}}
+{{- end -}}
+{{- if not (has $s.format (list "openpgp" "ssh")) -}}
+{{- fail (printf "gitops.signing.format must be openpgp or ssh, not %v" $s.format) -}}
+{{- end -}}
+{{- if not (regexMatch "^[-._a-zA-Z0-9]+$" (toString $s.secretKey)) -}}
+{{- fail "gitops.signing.secretKey must be a Secret key name (letters, digits, '-', '_', '.')" -}}
+{{- end -}}
+{{- if eq $s.format "openpgp" -}}
+{{- if not (regexMatch "^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$" (toString $s.fingerprint)) -}}
+{{- fail "gitops.signing.fingerprint must be the OpenPGP key's fingerprint (40 or 64 hex digits, no spaces) when gitops.signing.format is openpgp" -}}
+{{- end -}}
+{{- else if $s.fingerprint -}}
+{{- fail "gitops.signing.fingerprint is for openpgp only: with ssh the key file is the key" -}}
+{{- end -}}
+{{- $owned := list "FERRY_GITOPS_SIGNING_KEY" "FERRY_GITOPS_SIGNING_FORMAT" "GNUPGHOME" -}}
+{{- range $name, $_ := .Values.env -}}
+{{- if has $name $owned -}}{{- fail (printf "env.%s conflicts with gitops.signing, which sets it" $name) -}}{{- end -}}
+{{- end -}}
+{{- range .Values.extraEnv -}}
+{{- if has .name $owned -}}{{- fail (printf "extraEnv %s conflicts with gitops.signing, which sets it" .name) -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
