@@ -9,7 +9,7 @@ import { renderEnvironment, type RenderOptions } from '../src/render/release-ren
 import { resolveHelmBinary, resolveKustomizeBinary } from '../server/tools';
 import { type ChartRepo, FIXTURE_CHARTS, startChartRepo } from './support/chart-repo';
 import { parseChartRepositories } from '../src/render/chart-sources';
-import { type OciRegistry, packageChart, startBlobStorage, startOciRegistry, testTls, type TlsServer } from './support/oci-registry';
+import { type OciRegistry, packageChart, startBlobStorage, startOciRegistry, testTls, type RecordingServer } from './support/oci-registry';
 
 let repo: ChartRepo;
 let dir: string;
@@ -126,7 +126,7 @@ describe('rendering a Helm chart with values, both patch kinds and raw manifests
 
 describe('charts from an OCI registry, pulled by Ferry itself', () => {
   let registry: OciRegistry;
-  let storage: TlsServer;
+  let storage: RecordingServer;
   let ociOpts: RenderOptions;
 
   before(async () => {

@@ -6,55 +6,29 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type ChartRepo, FIXTURE_CHARTS, startChartRepo } from '../support/chart-repo';
-import { HELM_CHART_LAYER, type OciRegistry, packageChart, startBlobStorage, startOciRegistry, testTls, type TlsServer } from '../support/oci-registry';
+import { HELM_CHART_LAYER, type OciRegistry, packageChart, startBlobStorage, serveRecording, startOciRegistry, testTls, type RecordingServer } from '../support/oci-registry';
 import { deployment, makeArtifact, startStack, stopSharedTemporal, type Stack } from '../support/stack';
-
-interface Recorder {
-  url: string;
-  port: number;
-  requests: string[];
-  close(): Promise<void>;
-}
-
-async function serve(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<Recorder> {
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
-    requests.push(req.url ?? '');
-    handler(req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`, port, requests,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 let stack: Stack;
 let repo: ChartRepo;
-let hostile: Recorder;
+let hostile: RecordingServer;
 /** Stands in for PostgreSQL, Temporal or a metadata service: nothing may ever reach it. */
-let victim: Recorder;
+let victim: RecordingServer;
 let chartRoot: string;
 let evilArchive: Buffer;
 let flakyHits = 0;
 let registry: OciRegistry;
 /** Blob storage the registry may redirect to: listed by host and port. */
-let storage: TlsServer;
+let storage: RecordingServer;
 /** Blob storage on a loopback port nobody listed: a redirect there must be refused before connecting. */
-let unlistedStorage: TlsServer;
+let unlistedStorage: RecordingServer;
 
 before(async () => {
-  victim = await serve((_req, res) => void res.end('secret internal answer'));
+  victim = await serveRecording((_req, res) => void res.end('secret internal answer'), { tls: false });
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'ferry-input-charts-'));
   // A chart whose archive climbs out of its directory: helm refuses to load it, every time.
   await fs.mkdir(path.join(work, 'evil', 'templates'), { recursive: true });
@@ -63,7 +37,7 @@ before(async () => {
   execFileSync('tar', ['-czf', path.join(work, 'evil.tgz'), '--transform', 's,^evil,evil/../../escape,', 'evil'], { cwd: work, stdio: 'pipe' });
   evilArchive = await fs.readFile(path.join(work, 'evil.tgz'));
 
-  hostile = await serve((req, res) => {
+  hostile = await serveRecording((req, res) => {
     const at = (req.url ?? '').split('?')[0];
     const index = (url: string) => `apiVersion: v1\nentries:\n  webapp:\n    - name: webapp\n      version: 1.0.0\n      urls: ["${url}"]\n  evil:\n    - name: evil\n      version: 1.0.0\n      urls: ["evil-1.0.0.tgz"]\n`;
     if (at === '/redirect/index.yaml') {
@@ -80,7 +54,7 @@ before(async () => {
     } else {
       res.writeHead(404).end('not found');
     }
-  });
+  }, { tls: false });
   repo = await startChartRepo();
 
   const chart = packageChart();

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -43,25 +43,27 @@ export interface Recorded {
   headers: IncomingHttpHeaders;
 }
 
-export interface TlsServer {
-  /** `https://127.0.0.1:<port>` */
+export interface RecordingServer {
+  /** `https://127.0.0.1:<port>` (`http://` without TLS) */
   url: string;
   port: number;
   requests: Recorded[];
   close(): Promise<void>;
 }
 
-export async function serveTls(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<TlsServer> {
-  const { cert, key } = testTls();
+/** A server on 127.0.0.1 that records every request with its headers; HTTPS with the test CA's certificate unless `tls` is false. */
+export async function serveRecording(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: { tls?: boolean } = {}): Promise<RecordingServer> {
   const requests: Recorded[] = [];
-  const server = https.createServer({ cert, key }, (req, res) => {
+  const recording = (req: IncomingMessage, res: ServerResponse) => {
     requests.push({ path: req.url ?? '', headers: req.headers });
     handler(req, res);
-  });
+  };
+  const tls = opts.tls ?? true;
+  const server = tls ? https.createServer({ cert: testTls().cert, key: testTls().key }, recording) : http.createServer(recording);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `https://127.0.0.1:${port}`, port, requests,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`, port, requests,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -116,7 +118,7 @@ export interface RepositoryBehaviour {
   busy?: number;
 }
 
-export interface OciRegistry extends TlsServer {
+export interface OciRegistry extends RecordingServer {
   /** `oci://127.0.0.1:<port>` */
   oci: string;
   /** The token the registry's /token issues and its bearer repositories want. */
@@ -127,7 +129,7 @@ export interface OciRegistry extends TlsServer {
 export async function startOciRegistry(repositories: Record<string, RepositoryBehaviour>, chart: OciChart = packageChart()): Promise<OciRegistry> {
   const token = `test-token-${createHash('sha256').update(String(Math.random())).digest('hex').slice(0, 16)}`;
   const busy = new Map(Object.entries(repositories).map(([repo, b]) => [repo, b.busy ?? 0]));
-  const server = await serveTls((req, res) => {
+  const server = await serveRecording((req, res) => {
     const url = new URL(req.url ?? '/', 'https://registry');
     if (url.pathname === '/token') {
       res.setHeader('content-type', 'application/json');
@@ -169,6 +171,6 @@ export async function startOciRegistry(repositories: Record<string, RepositoryBe
 }
 
 /** Blob storage: serves `chart`'s archive at any path, recording each request's headers. */
-export function startBlobStorage(chart: OciChart): Promise<TlsServer> {
-  return serveTls((_req, res) => void res.end(chart.archive));
+export function startBlobStorage(chart: OciChart): Promise<RecordingServer> {
+  return serveRecording((_req, res) => void res.end(chart.archive));
 }
